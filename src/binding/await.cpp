@@ -1,0 +1,119 @@
+#include "binding/await.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+
+#include "binding/fiber.hpp"
+#include "luv/error.hpp"
+#include "luv/runtime.hpp"
+
+namespace luv::lua {
+namespace {
+
+bool takes_yield_path(detail::scheduler& s, lua_State* L) {
+    detail::fiber_base* f = s.current();
+    return f->what() == detail::fiber_base::kind::lua &&
+           static_cast<lua_fiber*>(f)->thread() == L && lua_isyieldable(L) != 0;
+}
+
+// Parking natively is possible almost anywhere, but not where Lua itself forbids any
+// switch: a finalizer runs in the middle of a collection, a hook in the middle of an
+// instruction. Lua 5.4 names such frames in lua_getinfo, so a short walk finds them.
+void check_may_park(lua_State* L) {
+    if (lua_gc(L, LUA_GCISRUNNING) == -1) {
+        luaL_error(L, "luv: cannot suspend inside a __gc finalizer");
+    }
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar) != 0; ++level) {
+        if (lua_getinfo(L, "n", &ar) == 0 || ar.namewhat == nullptr) {
+            continue;
+        }
+        if (std::strcmp(ar.namewhat, "hook") == 0) {
+            luaL_error(L, "luv: cannot suspend inside a debug hook");
+        }
+        if (std::strcmp(ar.namewhat, "metamethod") == 0 && ar.name != nullptr &&
+            std::strcmp(ar.name, "__gc") == 0) {
+            luaL_error(L, "luv: cannot suspend inside a __gc finalizer");
+        }
+    }
+}
+
+}  // namespace
+
+detail::scheduler& sched(lua_State* L) {
+    runtime* rt = runtime::current();
+    if (rt == nullptr) {
+        luaL_error(L, "luv: no runtime on this thread");
+    }
+    return rt->scheduler();
+}
+
+detail::waiter& begin_wait(lua_State* L, std::uint64_t deadline_ms) {
+    detail::scheduler& s = sched(L);
+    if (!takes_yield_path(s, L)) {
+        check_may_park(L);
+    }
+    detail::waiter& w = s.current()->own_wait;
+    if (w.waiting()) {
+        luaL_error(L, "luv: internal error: a fiber began a second wait");
+    }
+    s.begin_wait(w, deadline_ms);
+    return w;
+}
+
+int finish_wait(lua_State* L, detail::waiter& w, lua_KFunction k, lua_KContext ctx) {
+    detail::scheduler& s = sched(L);
+    if (w.waiting()) {
+        if (takes_yield_path(s, L)) {
+            static_cast<lua_fiber*>(s.current())->waiting_yield = true;
+            return lua_yieldk(L, 0, ctx, k);
+        }
+        bool failed = false;
+        char message[256];
+        try {
+            s.suspend(w);
+        } catch (const std::exception& e) {
+            std::snprintf(message, sizeof message, "luv: cannot suspend here: %s", e.what());
+            failed = true;
+        }
+        if (failed) {
+            return luaL_error(L, "%s", message);
+        }
+    }
+    return k(L, LUA_YIELD, ctx);
+}
+
+detail::waiter& current_wait(lua_State* L) { return sched(L).current()->own_wait; }
+
+std::uint64_t opt_deadline(lua_State* L, int arg) {
+    if (lua_isnoneornil(L, arg)) {
+        return 0;
+    }
+    const lua_Number seconds = luaL_checknumber(L, arg);
+    luaL_argcheck(L, seconds >= 0 && !std::isnan(seconds), arg, "timeout must be >= 0");
+    const double ms = std::ceil(seconds * 1000.0);
+    return sched(L).deadline_after_ms(ms > 9e15 ? static_cast<std::uint64_t>(9e15)
+                                                : static_cast<std::uint64_t>(ms));
+}
+
+int push_fail(lua_State* L, int status) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", uv_err_name(status), uv_strerror(status));
+    lua_pushstring(L, uv_err_name(status));
+    return 3;
+}
+
+int push_wait_failure(lua_State* L, detail::wait_status how) {
+    switch (how) {
+    case detail::wait_status::timed_out:
+        return push_fail(L, UV_ETIMEDOUT);
+    case detail::wait_status::deadlock:
+        return luaL_error(L, "luv: deadlock: this wait can never end (no fiber is ready and "
+                             "no active handle or timer is left)");
+    default:
+        return push_fail(L, UV_ECANCELED);
+    }
+}
+
+}  // namespace luv::lua

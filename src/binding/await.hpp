@@ -1,0 +1,48 @@
+// Suspending from a Lua binding. A blocking binding does three steps:
+//
+//   detail::waiter& w = lua::begin_wait(L, deadline);   // may raise (see below)
+//   if (w.waiting()) { hook w to the operation, e.g. handle->waiters.push(w); }
+//   return lua::finish_wait(L, w, &continuation);
+//
+// finish_wait leaves through lua_yieldk when the call stands directly in the fiber's own
+// coroutine at a yieldable point: the fiber then holds no native stack while it waits.
+// Anywhere else (inside table.sort, a gsub callback, require, a user coroutine, the main
+// chunk) it parks the fiber on its native stack. Either way `continuation` runs once
+// the wait is over and pushes the results; it reads the waiter with lua::current_wait().
+#pragma once
+
+#include <cstdint>
+
+#include <lua.hpp>
+
+#include "core/scheduler.hpp"
+#include "core/waiter.hpp"
+
+namespace luv::lua {
+
+/// The calling thread's scheduler; raises a Lua error if luv has no runtime here.
+detail::scheduler& sched(lua_State* L);
+
+/// Starts a wait of the running fiber (or the root). Raises a Lua error if the caller
+/// may not suspend here: inside a __gc finalizer or a debug hook. Never suspends.
+detail::waiter& begin_wait(lua_State* L, std::uint64_t deadline_ms);
+
+/// Suspends until `w` ends (unless it already has), then returns k(L, LUA_YIELD, ctx).
+/// Suspends the calling fiber.
+int finish_wait(lua_State* L, detail::waiter& w, lua_KFunction k, lua_KContext ctx = 0);
+
+/// The waiter of the wait that just ended, for continuations.
+detail::waiter& current_wait(lua_State* L);
+
+/// Reads an optional timeout in seconds at `arg` (nil or absent: none) and returns the
+/// deadline for begin_wait. Raises on a negative or NaN timeout.
+std::uint64_t opt_deadline(lua_State* L, int arg);
+
+/// Pushes `nil, "ENAME: message", "ENAME"` for a libuv status; returns 3.
+int push_fail(lua_State* L, int status);
+
+/// Pushes the fail triple for a wait that ended without its operation completing:
+/// ETIMEDOUT or ECANCELED. A root wait that nothing can ever end raises instead.
+int push_wait_failure(lua_State* L, detail::wait_status how);
+
+}  // namespace luv::lua

@@ -1,0 +1,78 @@
+#include "luv/runtime.hpp"
+
+#include <csignal>
+#include <optional>
+#include <stdexcept>
+
+#include "core/native_fiber.hpp"
+#include "core/scheduler.hpp"
+#include "luv/error.hpp"
+
+namespace luv {
+namespace {
+
+thread_local runtime* current_runtime = nullptr;
+
+void close_any(uv_handle_t* h, void*) {
+    if (uv_is_closing(h) == 0) {
+        uv_close(h, nullptr);
+    }
+}
+
+}  // namespace
+
+struct runtime::impl {
+    uv_loop_t loop{};
+    std::optional<detail::scheduler> sched;
+};
+
+runtime::runtime() {
+    if (current_runtime != nullptr) {
+        throw std::logic_error("luv: this thread already has a runtime");
+    }
+    impl_ = std::make_unique<impl>();
+    check(uv_loop_init(&impl_->loop));
+    impl_->sched.emplace(&impl_->loop);
+    // A write to a peer that went away must fail with EPIPE, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    current_runtime = this;
+}
+
+runtime::~runtime() {
+    detail::unwind_native_fibers(*impl_->sched);
+    impl_->sched->close();
+    uv_loop_t* loop = &impl_->loop;
+    uv_run(loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(loop) == UV_EBUSY) {
+        // Handles nobody closed: close them so the loop can go. Their owners leaked them.
+        uv_walk(loop, &close_any, nullptr);
+        uv_run(loop, UV_RUN_NOWAIT);
+        uv_loop_close(loop);
+    }
+    impl_->sched.reset();
+    if (current_runtime == this) {
+        current_runtime = nullptr;
+    }
+}
+
+runtime* runtime::current() noexcept { return current_runtime; }
+
+runtime& runtime::get() {
+    if (current_runtime == nullptr) {
+        throw std::logic_error("luv: no runtime on this thread (create a luv::runtime first)");
+    }
+    return *current_runtime;
+}
+
+uv_loop_t* runtime::loop() noexcept { return &impl_->loop; }
+
+detail::scheduler& runtime::scheduler() noexcept { return *impl_->sched; }
+
+void runtime::run() {
+    if (impl_->sched->in_fiber()) {
+        throw std::logic_error("luv: runtime::run() called from a fiber");
+    }
+    impl_->sched->run();
+}
+
+}  // namespace luv

@@ -1,0 +1,31 @@
+// The libuv error category: codes are libuv's own negative values, so nothing is lost
+// when a status travels from a callback to a C++ exception or a Lua fail triple.
+#include "luv/error.hpp"
+
+#include <uv.h>
+
+namespace luv {
+namespace {
+
+class uv_error_category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "uv"; }
+    std::string message(int code) const override { return uv_strerror(code); }
+};
+
+}  // namespace
+
+const std::error_category& uv_category() noexcept {
+    static const uv_error_category category;
+    return category;
+}
+
+std::string error_name(int status) { return uv_err_name(status); }
+
+system_error::system_error(int status)
+    : std::system_error(make_uv_error(status), error_name(status)) {}
+
+system_error::system_error(int status, const std::string& context)
+    : std::system_error(make_uv_error(status), context + ": " + error_name(status)) {}
+
+}  // namespace luv
