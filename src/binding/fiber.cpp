@@ -211,6 +211,21 @@ int run(lua_State* L) {
     return finish_wait(L, w, &ktrampoline<run_k>);
 }
 
+// Counters of the scheduler, for tests and for looking at a live process.
+int stats(lua_State* L) {
+    detail::scheduler& s = sched(L);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, static_cast<lua_Integer>(s.stacks().in_use()));
+    lua_setfield(L, -2, "stacks_in_use");
+    lua_pushinteger(L, static_cast<lua_Integer>(s.stacks().cached()));
+    lua_setfield(L, -2, "stacks_cached");
+    lua_pushinteger(L, static_cast<lua_Integer>(s.stacks().stack_size()));
+    lua_setfield(L, -2, "stack_size");
+    lua_pushinteger(L, static_cast<lua_Integer>(s.switches()));
+    lua_setfield(L, -2, "switches");
+    return 1;
+}
+
 // ---- the main object (what luv.self() is outside fibers) ----------------------------
 
 int main_status(lua_State* L) {
@@ -259,6 +274,7 @@ const luaL_Reg luv_functions[] = {
     {"self", LUV_FN(self_)},
     {"sleep", LUV_FN(sleep_)},
     {"run", LUV_FN(run)},
+    {"stats", LUV_FN(stats)},
     {nullptr, nullptr},
 };
 
