@@ -145,7 +145,8 @@ int fiber_yield(lua_State* L) {
     detail::scheduler& s = sched(L);
     detail::fiber_base* self = s.current();
     if (self->what() == detail::fiber_base::kind::lua &&
-        static_cast<lua_fiber*>(self)->thread() == L && lua_isyieldable(L) != 0) {
+        static_cast<lua_fiber*>(self)->thread() == L && lua_isyieldable(L) != 0 &&
+        s.stacks().in_use() >= detail::scheduler::native_yield_stacks) {
         return lua_yield(L, 0);  // re-queued at the tail by the scheduler
     }
     bool failed = false;

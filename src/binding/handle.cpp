@@ -16,7 +16,8 @@ void new_class(lua_State* L, const char* type, const luaL_Reg* methods,
                const luaL_Reg* metamethods) {
     luaL_newmetatable(L, type);
     luaL_setfuncs(L, metamethods, 0);
-    luaL_newlib(L, methods);
+    lua_newtable(L);  // not luaL_newlib: that sizes the table from an array, not a pointer
+    luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -99,6 +99,10 @@ public:
 
     /// How many fibers may run back to back before the loop polls for I/O anyway.
     static constexpr unsigned poll_every = 64;
+    /// luv.fiber.yield() parks natively (keeping a stack, switching in one jump) only
+    /// while fewer stacks than this are in use; beyond, it yields like coroutine.yield
+    /// and holds none, so thousands of yielding fibers do not cost a stack each.
+    static constexpr std::size_t native_yield_stacks = 64;
 
 private:
     struct switch_msg;

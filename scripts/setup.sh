@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what luv needs from Debian 12 packages (when missing) and builds it.
+#   scripts/setup.sh [build-dir] [meson options...]
+# Run as root, or as a user with sudo, on Debian 12 (bookworm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${1:-build}
+shift || true
+
+# Build: compilers, meson, and the libraries the runtime links.
+packages=(g++ meson ninja-build pkg-config
+          libuv1-dev liblua5.4-dev lua5.4 libboost-context-dev libzmq3-dev catch2)
+# Tests: real servers and clients, and the sanitizer runtime.
+packages+=(lua-socket lua-cjson nats-server redis-server lua-redis lua-yaml
+           valgrind clang libclang-rt-14-dev procps)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f "$build_dir/build.ninja" ]; then
+  meson setup "$build_dir" "$@"
+elif [ $# -gt 0 ]; then
+  meson configure "$build_dir" "$@"
+fi
+ninja -C "$build_dir"
