@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/native_fiber.hpp"
+#include "core/overflow_guard.hpp"
 #include "core/scheduler.hpp"
 #include "luv/error.hpp"
 
@@ -35,6 +36,7 @@ runtime::runtime() {
     impl_->sched.emplace(&impl_->loop);
     // A write to a peer that went away must fail with EPIPE, not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
+    detail::install_overflow_guard();
     current_runtime = this;
 }
 
@@ -50,6 +52,7 @@ runtime::~runtime() {
         uv_loop_close(loop);
     }
     impl_->sched.reset();
+    detail::remove_overflow_guard();
     if (current_runtime == this) {
         current_runtime = nullptr;
     }
