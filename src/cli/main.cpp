@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <lua.hpp>
+#include <uv.h>
 
 #include "cli/readline.hpp"
 #include "luv/lua.hpp"
@@ -45,7 +46,7 @@ void print_usage(const char* badoption) {
 }
 
 void print_version() {
-    std::printf("%s (luv 0.1.0, fibers on libuv %s)\n", LUA_COPYRIGHT, "1.x");
+    std::printf("%s (luv 0.1.0, fibers on libuv %s)\n", LUA_COPYRIGHT, uv_version_string());
     std::fflush(stdout);
 }
 
@@ -189,7 +190,7 @@ int do_repl(lua_State* L) {
     }
     lua_pushcfunction(L, &luv::cli::readline);
     lua_getglobal(L, "luv");
-    return do_chunk(L, run_in_fiber(L, 2) == LUA_OK ? LUA_OK : LUA_ERRRUN);
+    return report(L, run_in_fiber(L, 2));
 }
 
 struct options {
@@ -322,13 +323,8 @@ int main_body(lua_State* L, int argc, char** argv) {
         if (isatty(STDIN_FILENO)) {
             print_version();
             do_repl(L);
-        } else {
-            char dash[] = "-";
-            char* fake[] = {dash, nullptr};
-            if (do_chunk(L, luaL_loadfile(L, nullptr)) != LUA_OK) {
-                (void)fake;
-                return EXIT_FAILURE;
-            }
+        } else if (do_chunk(L, luaL_loadfile(L, nullptr)) != LUA_OK) {
+            return EXIT_FAILURE;  // no script and stdin is not a terminal: run stdin
         }
     }
     // The script is done; the fibers and handles it left behind run to their end.
@@ -339,6 +335,15 @@ int main_body(lua_State* L, int argc, char** argv) {
         return EXIT_FAILURE;
     }
     return EXIT_SUCCESS;
+}
+
+// Everything runs inside a protected call, as in lua.c, so that no Lua error can reach
+// the panic function.
+int pmain(lua_State* L) {
+    const int argc = static_cast<int>(lua_tointeger(L, 1));
+    auto** argv = static_cast<char**>(lua_touserdata(L, 2));
+    lua_pushboolean(L, main_body(L, argc, argv) == EXIT_SUCCESS);
+    return 1;
 }
 
 }  // namespace
@@ -352,7 +357,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
         return EXIT_FAILURE;
     }
-    const int status = main_body(L, argc, argv);
+    lua_pushcfunction(L, &pmain);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    const int status = lua_pcall(L, 2, 1, 0);
+    const bool ok = status == LUA_OK && lua_toboolean(L, -1) != 0;
+    if (status != LUA_OK) {
+        report(L, status);
+    }
     lua_close(L);
-    return status;
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
