@@ -15,6 +15,9 @@ inline std::error_code make_uv_error(int status) noexcept { return {status, uv_c
 
 /// The short name of a libuv error, e.g. "ENOENT" (uv_err_name). Never suspends.
 std::string error_name(int status);
+/// The message of a libuv error, e.g. "no such file or directory" (uv_strerror). Never
+/// suspends.
+std::string error_message(int status);
 
 /// The exception thrown by every blocking C++ call of the runtime. `code()` holds the
 /// libuv status in uv_category(); `what()` reads "ENAME: message".
@@ -22,6 +25,8 @@ class system_error : public std::system_error {
 public:
     explicit system_error(int status);
     system_error(int status, const std::string& context);
+    /// For errors libuv has no code for (a deadlock is std::errc::resource_deadlock_would_occur).
+    system_error(std::error_code code, const std::string& context);
     /// The libuv status, e.g. UV_ECANCELED.
     int status() const noexcept { return code().value(); }
 };

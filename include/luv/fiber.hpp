@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "luv/error.hpp"
 #include "luv/runtime.hpp"
 
 namespace luv {
@@ -82,10 +83,15 @@ class fiber : public basic_fiber {
 public:
     fiber() noexcept = default;
     /// Suspends the calling fiber until this one ends; returns its result or rethrows
-    /// its exception. May be called more than once, from any fiber or the thread.
+    /// its exception. May be called more than once, from any fiber or the thread; a
+    /// result that cannot be copied (a std::unique_ptr) is moved out by the first join.
     T join() const {
         wait_end();
-        return **result_;
+        if constexpr (std::is_copy_constructible_v<T>) {
+            return **result_;
+        } else {
+            return std::move(**result_);
+        }
     }
 
 private:

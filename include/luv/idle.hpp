@@ -1,6 +1,8 @@
 // luv/idle.hpp - idle watchers: wake fibers on every loop iteration while started.
 #pragma once
 
+#include "luv/error.hpp"
+
 namespace luv {
 
 namespace detail {

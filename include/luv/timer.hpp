@@ -3,6 +3,8 @@
 
 #include <chrono>
 
+#include "luv/error.hpp"
+
 namespace luv {
 
 namespace detail {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #include "binding/fiber.hpp"
 #include "luv/error.hpp"
@@ -98,9 +99,11 @@ std::uint64_t opt_deadline(lua_State* L, int arg) {
 }
 
 int push_fail(lua_State* L, int status) {
+    const std::string name = error_name(status);
+    const std::string message = error_message(status);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", uv_err_name(status), uv_strerror(status));
-    lua_pushstring(L, uv_err_name(status));
+    lua_pushfstring(L, "%s: %s", name.c_str(), message.c_str());
+    lua_pushlstring(L, name.data(), name.size());
     return 3;
 }
 

@@ -2,6 +2,7 @@
 // luv.sleep, luv.run).
 #include "binding/fiber.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <new>
 #include <utility>
@@ -14,7 +15,8 @@ namespace luv::lua {
 namespace {
 
 constexpr const char* fiber_type = "luv.fiber";
-constexpr const char* thread_type = "luv.thread";
+// What luv.self() returns on the thread's own stack (the main chunk under lua5.4).
+constexpr const char* main_type = "luv.main";
 // Registry key of the object luv.self() returns on the thread's own stack.
 const char main_object_key = 0;
 
@@ -84,6 +86,7 @@ int join_k(lua_State* L, int, lua_KContext);
 
 int fiber_join(lua_State* L) {
     lua_fiber* f = check_fiber(L, 1);
+    const std::uint64_t deadline = opt_deadline(L, 2);
     lua_settop(L, 1);
     detail::scheduler& s = sched(L);
     if (s.current() == f) {
@@ -93,7 +96,7 @@ int fiber_join(lua_State* L) {
         return push_outcome(L, *f);
     }
     start(L, 1, *f);
-    detail::waiter& w = begin_wait(L, 0);
+    detail::waiter& w = begin_wait(L, deadline);
     if (w.waiting()) {
         f->joiners().push(w);
     }
@@ -108,6 +111,9 @@ int join_k(lua_State* L, int, lua_KContext) {
     const detail::wait_status how = current_wait(L).status();
     if (how == detail::wait_status::deadlock) {
         return luaL_error(L, "luv: deadlock: joining a fiber that can never finish");
+    }
+    if (how == detail::wait_status::timed_out) {
+        return luaL_error(L, "ETIMEDOUT: the fiber did not finish in time (join)");
     }
     return luaL_error(L, "ECANCELED: operation canceled (join)");
 }
@@ -197,7 +203,7 @@ int sleep_(lua_State* L) {
 
 int run_k(lua_State* L, int, lua_KContext) {
     const detail::wait_status how = current_wait(L).status();
-    if (how == detail::wait_status::deadlock) {
+    if (how == detail::wait_status::deadlock || how == detail::wait_status::notified) {
         lua_pushboolean(L, 1);
         return 1;
     }
@@ -205,10 +211,14 @@ int run_k(lua_State* L, int, lua_KContext) {
 }
 
 int run(lua_State* L) {
-    if (sched(L).in_fiber()) {
-        return luaL_error(L, "luv.run() runs the loop from the main thread, not from a fiber");
-    }
+    // Handles that nothing refers to any more (a started timer dropped on the floor)
+    // would keep the loop alive until some later collection: collect them now.
+    lua_gc(L, LUA_GCCOLLECT);
+    detail::scheduler& s = sched(L);
     detail::waiter& w = begin_wait(L, 0);
+    if (w.waiting() && s.in_fiber()) {
+        s.quiescence().push(w);  // a fiber waits until everything else is over
+    }
     return finish_wait(L, w, &ktrampoline<run_k>);
 }
 
@@ -224,6 +234,8 @@ int stats(lua_State* L) {
     lua_setfield(L, -2, "stack_size");
     lua_pushinteger(L, static_cast<lua_Integer>(s.switches()));
     lua_setfield(L, -2, "switches");
+    lua_pushinteger(L, static_cast<lua_Integer>(s.unjoined_errors()));
+    lua_setfield(L, -2, "unjoined_errors");
     return 1;
 }
 
@@ -240,7 +252,7 @@ int main_cancel(lua_State* L) {
 }
 
 int main_tostring(lua_State* L) {
-    lua_pushfstring(L, "luv.thread: main (%p)", lua_touserdata(L, 1));
+    lua_pushfstring(L, "luv.main: %p", lua_touserdata(L, 1));
     return 1;
 }
 
@@ -301,15 +313,28 @@ detail::fiber_base::slice lua_fiber::run_slice() {
         luaL_traceback(thread_, thread_, lua_tostring(thread_, -1), 0);
         lua_remove(thread_, -2);
     }
+    // Unwind the dead coroutine as coroutine.wrap does: its pending to-be-closed
+    // variables (`local t <close> = ...`) are closed now, and its stack becomes usable
+    // again, with the error (or an error of a __close handler) left at the top.
+    lua_resetthread(thread_);
     return slice::finished;
 }
 
 void lua_fiber::on_finished(bool joined) noexcept {
     if (failed && !joined) {
-        const char* msg = lua_tostring(thread_, -1);
+        sched().count_unjoined_error();
+        // luaL_tolstring honours __tostring; an error object without one reads
+        // "table: 0x...". It may raise (a faulty __tostring), so it runs protected.
+        lua_pushcfunction(thread_, [](lua_State* T) -> int {
+            luaL_tolstring(T, 1, nullptr);
+            return 1;
+        });
+        lua_pushvalue(thread_, -2);
+        const bool ok = lua_pcall(thread_, 1, 1, 0) == LUA_OK;
         std::fprintf(stderr, "luv: error in fiber: %s\n",
-                     msg != nullptr ? msg : luaL_typename(thread_, -1));
+                     ok ? lua_tostring(thread_, -1) : "(error object cannot be printed)");
         std::fflush(stderr);
+        lua_pop(thread_, 1);
     }
     luaL_unref(thread_, LUA_REGISTRYINDEX, std::exchange(anchor, LUA_NOREF));
 }
@@ -338,13 +363,13 @@ void open_fiber(lua_State* L) {
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
-    luaL_newmetatable(L, thread_type);
+    luaL_newmetatable(L, main_type);
     luaL_setfuncs(L, main_methods, 0);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     lua_newuserdatauv(L, 0, 0);
-    luaL_setmetatable(L, thread_type);
+    luaL_setmetatable(L, main_type);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &main_object_key);
 
     luaL_newlib(L, fiber_module);

@@ -50,7 +50,8 @@ int idle_close(lua_State* L) {
     if (*slot != nullptr) {
         std::exchange(*slot, nullptr)->close();
     }
-    return 0;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 int idle_tostring(lua_State* L) {

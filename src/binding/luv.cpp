@@ -4,6 +4,7 @@
 #include "binding/fiber.hpp"
 #include "binding/module.hpp"
 #include "binding/trampoline.hpp"
+#include "core/scheduler.hpp"
 #include "luv/lua.hpp"
 #include "luv/runtime.hpp"
 
@@ -17,6 +18,11 @@ thread_local runtime* lua_owned = nullptr;
 const char sentinel_key = 0;
 
 int sentinel_gc(lua_State*) {
+    if (lua_owned != nullptr && lua_owned->scheduler().in_fiber()) {
+        // lua_close called from a fiber: os.exit(code, true). The code runs on a stack
+        // the runtime owns, so it cannot be destroyed; the process exits right after.
+        return 0;
+    }
     if (--lua_owners == 0 && lua_owned != nullptr) {
         delete lua_owned;
         lua_owned = nullptr;

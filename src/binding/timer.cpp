@@ -63,7 +63,8 @@ int timer_close(lua_State* L) {
     if (*slot != nullptr) {
         std::exchange(*slot, nullptr)->close();
     }
-    return 0;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 int timer_tostring(lua_State* L) {

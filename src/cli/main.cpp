@@ -66,6 +66,7 @@ int report(lua_State* L, int status) {
 
 // Runs the function on top (below it: nothing of ours) with `nargs` arguments in a
 // fiber, waits for it, and leaves its results on the stack (or the error).
+// Exit status: 1 if a chunk failed, or if a fiber failed with nobody joining it.
 int run_in_fiber(lua_State* L, int nargs, int nresults = 0) {
     const int base = lua_gettop(L) - nargs - 1;
     luv::lua::spawn(L, nargs);
@@ -334,7 +335,15 @@ int main_body(lua_State* L, int argc, char** argv) {
     if (report(L, lua_pcall(L, 0, 0, 0)) != LUA_OK) {
         return EXIT_FAILURE;
     }
-    return EXIT_SUCCESS;
+    // A fiber that failed with nobody joining it was reported on stderr; the command
+    // still says, by its status, that something went wrong.
+    lua_getglobal(L, "luv");
+    lua_getfield(L, -1, "stats");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "unjoined_errors");
+    const bool clean = lua_tointeger(L, -1) == 0;
+    lua_pop(L, 3);
+    return clean ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 // Everything runs inside a protected call, as in lua.c, so that no Lua error can reach

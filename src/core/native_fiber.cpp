@@ -140,7 +140,7 @@ void join_native(native_fiber* f) {
             throw system_error(UV_ECANCELED, "join");
         }
         if (w.status() == wait_status::deadlock) {
-            throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+            throw system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                     "luv: join: the fiber can never finish");
         }
     }

@@ -1,5 +1,7 @@
 #include "core/scheduler.hpp"
 
+#include "luv/error.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -193,7 +195,7 @@ void scheduler::park() {
             if (self.state_ == fiber_base::state::suspended) {
                 self.state_ = fiber_base::state::running;
             }
-            throw std::system_error(errno, std::generic_category(),
+            throw luv::system_error(std::error_code(errno, std::generic_category()),
                                     "cannot allocate a native stack to park a fiber");
         }
         self.stack_ = loop_stack_;
@@ -384,8 +386,12 @@ void scheduler::expire_deadlines() noexcept {
 
 void scheduler::quiescent() noexcept {
     // Nothing is ready and nothing in the loop can make anything ready: whatever the
-    // root waits for (luv.run(), or a join that can never end) is over.
-    if (root_.waiting_on_ != nullptr) {
+    // root waits for (luv.run(), or a join that can never end) is over. Fibers that
+    // asked to run until everything else is done go first; the root's turn comes when
+    // they are done too.
+    if (!quiescence_.empty()) {
+        quiescence_.notify_all();
+    } else if (root_.waiting_on_ != nullptr) {
         root_.waiting_on_->complete(wait_status::deadlock);
     } else {
         ready(root_);

@@ -93,6 +93,15 @@ public:
     /// leaves the ready queue and its wait, frees its carrier. Never suspends.
     void forget(fiber_base& f) noexcept;
 
+    /// Fibers waiting for everything else to be over (luv.run() called from a fiber):
+    /// woken when nothing is ready and nothing in the loop can wake anyone, before the
+    /// root is.
+    wait_queue& quiescence() noexcept { return quiescence_; }
+
+    /// Errors of fibers that ended with nobody joining them (reported on stderr).
+    std::uint64_t unjoined_errors() const noexcept { return unjoined_errors_; }
+    void count_unjoined_error() noexcept { ++unjoined_errors_; }
+
     stack_pool& stacks() noexcept { return stacks_; }
     /// Resumes done since creation (for tests and benchmarks).
     std::uint64_t switches() const noexcept { return switches_; }
@@ -135,7 +144,9 @@ private:
     // The loop's carrier while something else (a parked fiber, the root) runs.
     boost::context::detail::fcontext_t scheduler_ctx_ = nullptr;
     stack* loop_stack_ = nullptr;
+    wait_queue quiescence_;
     std::uint64_t switches_ = 0;
+    std::uint64_t unjoined_errors_ = 0;
     unsigned since_poll_ = 0;
     // AddressSanitizer needs the bounds of the stack it is switching to.
     const void* root_stack_bottom_ = nullptr;

@@ -22,8 +22,13 @@ const std::error_category& uv_category() noexcept {
 
 std::string error_name(int status) { return uv_err_name(status); }
 
+std::string error_message(int status) { return uv_strerror(status); }
+
 system_error::system_error(int status)
     : std::system_error(make_uv_error(status), error_name(status)) {}
+
+system_error::system_error(std::error_code code, const std::string& context)
+    : std::system_error(code, context) {}
 
 system_error::system_error(int status, const std::string& context)
     : std::system_error(make_uv_error(status), context + ": " + error_name(status)) {}

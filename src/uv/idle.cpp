@@ -86,7 +86,7 @@ void idle::wait() {
         detail::suspend_checked(sched, w);
     }
     if (w.status() == detail::wait_status::deadlock) {
-        throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+        throw system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "luv: idle::wait: the watcher is stopped and nothing else runs");
     }
     if (w.status() != detail::wait_status::notified) {

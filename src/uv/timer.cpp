@@ -104,7 +104,7 @@ bool timer::wait_until(unsigned long long deadline_ms) {
     case detail::wait_status::timed_out:
         return false;
     case detail::wait_status::deadlock:
-        throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+        throw system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "luv: timer::wait: the timer is stopped and nothing else runs");
     default:
         throw system_error(UV_ECANCELED, "timer::wait");
