@@ -42,6 +42,10 @@ public:
     /// way at once. Returns false for a dead fiber. Never suspends.
     bool cancel() noexcept;
 
+    /// Set when the runtime is going away: every wait of the fiber then throws
+    /// luv::forced_unwind, so that its stack unwinds and its destructors run.
+    bool unwinding() const noexcept { return unwinding_; }
+
     /// Fibers waiting for this one to finish.
     wait_queue& joiners() noexcept { return joiners_; }
 
@@ -54,6 +58,7 @@ protected:
     /// Runs the fiber on the current native stack until it yields, waits through a Lua
     /// yield, or finishes. Parking natively happens inside and is invisible here.
     virtual slice run_slice() = 0;
+    void mark_unwinding() noexcept { unwinding_ = true; }
     /// Called once, after the fiber died and its joiners were woken; `joined` tells
     /// whether anyone was waiting for it (an error nobody waits for gets reported).
     virtual void on_finished(bool joined) noexcept { (void)joined; }
@@ -71,6 +76,7 @@ private:
     state state_ = state::created;
     kind kind_;
     bool cancel_pending_ = false;
+    bool unwinding_ = false;
 };
 
 }  // namespace luv::detail

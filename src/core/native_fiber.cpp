@@ -45,11 +45,12 @@ void native_fiber::release() noexcept {
 }
 
 void native_fiber::start_unwinding() noexcept {
-    unwinding_ = true;
+    mark_unwinding();
     cancel();
 }
 
 fiber_base::slice native_fiber::run_slice() {
+    started_ = true;
     try {
         body_->run();
     } catch (const forced_unwind&) {
@@ -63,7 +64,7 @@ fiber_base::slice native_fiber::run_slice() {
 
 void native_fiber::on_finished(bool joined) noexcept {
     unlink(this);
-    if (error_ && !joined && !unwinding_) {
+    if (error_ && !joined && !unwinding()) {
         try {
             std::rethrow_exception(error_);
         } catch (const std::exception& e) {
@@ -78,7 +79,7 @@ void native_fiber::on_finished(bool joined) noexcept {
 wait_status suspend_checked(scheduler& sched, waiter& w) {
     const wait_status how = sched.suspend(w);
     fiber_base* self = sched.current();
-    if (self->what() == fiber_base::kind::native && static_cast<native_fiber*>(self)->unwinding()) {
+    if (self->unwinding()) {
         throw forced_unwind{};
     }
     return how;
@@ -88,10 +89,20 @@ void unwind_native_fibers(scheduler& sched) {
     if (live_head == nullptr) {
         return;
     }
-    for (native_fiber* f = live_head; f != nullptr; f = f->next_live) {
-        f->start_unwinding();
+    // A fiber that never ran is dropped without running: starting its body now, in a
+    // destructor, would only make it meet forced_unwind at its first wait.
+    for (native_fiber* f = live_head; f != nullptr;) {
+        native_fiber* next = f->next_live;
+        if (!f->started()) {
+            unlink(f);
+            sched.forget(*f);
+            f->release();
+        } else {
+            f->start_unwinding();
+        }
+        f = next;
     }
-    if (!sched.in_fiber()) {
+    if (live_head != nullptr && !sched.in_fiber()) {
         sched.run();
     }
     // Whatever could not run to its end (e.g. stuck in a host's own blocking code) is
@@ -173,10 +184,11 @@ namespace luv::this_fiber {
 
 void yield() {
     detail::scheduler& sched = runtime::get().scheduler();
+    if (sched.current()->unwinding()) {
+        throw forced_unwind{};
+    }
     sched.yield();
-    detail::fiber_base* self = sched.current();
-    if (self->what() == detail::fiber_base::kind::native &&
-        static_cast<detail::native_fiber*>(self)->unwinding()) {
+    if (sched.current()->unwinding()) {
         throw forced_unwind{};
     }
 }

@@ -16,7 +16,9 @@ public:
     void retain() noexcept { ++refs_; }
     void release() noexcept;
     std::exception_ptr error() const noexcept { return error_; }
-    bool unwinding() const noexcept { return unwinding_; }
+    bool started() const noexcept { return started_; }
+    /// Makes every wait of the fiber throw forced_unwind from now on, and ends its
+    /// current one. Never suspends.
     void start_unwinding() noexcept;
 
     native_fiber* next_live = nullptr;
@@ -32,7 +34,7 @@ private:
     std::unique_ptr<task> body_;
     std::exception_ptr error_;
     unsigned refs_ = 2;  // the spawner's handle, and the fiber's own until it ends
-    bool unwinding_ = false;
+    bool started_ = false;
 };
 
 /// Parks the current fiber until `w` (already begun) ends; throws forced_unwind when a

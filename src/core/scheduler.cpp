@@ -1,6 +1,7 @@
 #include "core/scheduler.hpp"
 
 #include "luv/error.hpp"
+#include "luv/fiber.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -113,6 +114,9 @@ void scheduler::unqueue(fiber_base& f) noexcept {
 
 bool scheduler::begin_wait(waiter& w, std::uint64_t deadline_ms) {
     fiber_base& self = *current_;
+    if (self.unwinding_) {
+        throw forced_unwind{};
+    }
     w.owner_ = &self;
     w.status_ = wait_status::waiting;
     if (self.cancel_pending_) {

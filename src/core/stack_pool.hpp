@@ -28,8 +28,9 @@ public:
     /// vm.max_map_count is 65530 and a process that hits it aborts in odd places, so
     /// the pool refuses to hold more than this many stacks at once.
     static constexpr std::size_t max_stacks = 16384;
-    /// Free stacks kept for reuse.
-    static constexpr std::size_t max_cached = 32;
+    /// Free stacks kept for reuse. Each keeps the few pages it touched; each one not
+    /// kept costs a munmap (tens of microseconds on a VM) when many fibers unpark.
+    static constexpr std::size_t max_cached = 256;
 
     explicit stack_pool(std::size_t stack_size = default_stack_size) noexcept;
     ~stack_pool();

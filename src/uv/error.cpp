@@ -11,6 +11,14 @@ class uv_error_category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "uv"; }
     std::string message(int code) const override { return uv_strerror(code); }
+    // On Unix, libuv's codes are negated errno values (UV_ENOENT == -ENOENT), so they
+    // compare equal to std::errc; libuv's own codes (UV_EOF, UV_EAI_*) lie far beyond.
+    std::error_condition default_error_condition(int code) const noexcept override {
+        if (code < 0 && code > -1000) {
+            return {-code, std::generic_category()};
+        }
+        return {code, *this};
+    }
 };
 
 }  // namespace

@@ -30,13 +30,19 @@ timer_handle* timer_handle::create(scheduler& sched) {
     return h;
 }
 
+// libuv counts a timer's delay from the loop's cached clock, which stands still while
+// fibers compute; refresh it so that a delay counts from the call.
 int timer_handle::start(std::uint64_t delay_ms, std::uint64_t repeat_ms) noexcept {
+    uv_update_time(uv.loop);
     return uv_timer_start(&uv, &on_fire, delay_ms, repeat_ms);
 }
 
 int timer_handle::stop() noexcept { return uv_timer_stop(&uv); }
 
-int timer_handle::again() noexcept { return uv_timer_again(&uv); }
+int timer_handle::again() noexcept {
+    uv_update_time(uv.loop);
+    return uv_timer_again(&uv);
+}
 
 bool timer_handle::active() const noexcept {
     return uv_is_active(reinterpret_cast<const uv_handle_t*>(&uv)) != 0;
