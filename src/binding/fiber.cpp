@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <new>
+#include <string>
 #include <utility>
 
 #include "binding/await.hpp"
@@ -309,14 +310,30 @@ detail::fiber_base::slice lua_fiber::run_slice() {
     }
     failed = true;
     nresults = 1;
-    if (lua_type(thread_, -1) == LUA_TSTRING) {
+    // The traceback must be taken before the stack is unwound, but the __close handlers
+    // that the unwinding runs should see the bare error, as under coroutine.wrap.
+    std::string traceback;
+    const bool is_string = lua_type(thread_, -1) == LUA_TSTRING;
+    if (is_string) {
         luaL_traceback(thread_, thread_, lua_tostring(thread_, -1), 0);
-        lua_remove(thread_, -2);
+        traceback = lua_tostring(thread_, -1);
+        lua_pop(thread_, 1);
     }
+    lua_pushvalue(thread_, -1);
+    lua_rawsetp(thread_, LUA_REGISTRYINDEX, this);  // remember the original error
     // Unwind the dead coroutine as coroutine.wrap does: its pending to-be-closed
     // variables (`local t <close> = ...`) are closed now, and its stack becomes usable
     // again, with the error (or an error of a __close handler) left at the top.
     lua_resetthread(thread_);
+    lua_rawgetp(thread_, LUA_REGISTRYINDEX, this);
+    const bool unchanged = lua_rawequal(thread_, -1, -2) != 0;
+    lua_pop(thread_, 1);
+    lua_pushnil(thread_);
+    lua_rawsetp(thread_, LUA_REGISTRYINDEX, this);
+    if (is_string && unchanged) {
+        lua_pop(thread_, 1);
+        lua_pushlstring(thread_, traceback.data(), traceback.size());
+    }
     return slice::finished;
 }
 

@@ -70,7 +70,8 @@ private:
     scheduler& sched_;
     boost::context::detail::fcontext_t ctx_ = nullptr;  // saved context while parked
     stack* stack_ = nullptr;       // the carrier holding this fiber's C frames
-    fiber_base* next_ready_ = nullptr;
+    fiber_base* next_ready_ = nullptr;  // ready queue links (doubly linked: O(1) removal)
+    fiber_base* prev_ready_ = nullptr;
     waiter* waiting_on_ = nullptr;
     wait_queue joiners_;
     state state_ = state::created;

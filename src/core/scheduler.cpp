@@ -78,38 +78,36 @@ void scheduler::ready(fiber_base& f) noexcept {
     }
     f.state_ = fiber_base::state::ready;
     f.next_ready_ = nullptr;
+    f.prev_ready_ = ready_tail_;
     if (ready_tail_ != nullptr) {
         ready_tail_->next_ready_ = &f;
     } else {
         ready_head_ = &f;
     }
     ready_tail_ = &f;
+    if (in_poll_) {
+        // Readied by a callback inside uv_run (a timer fires before the poll): make the
+        // poll that follows non-blocking and return, or the fiber would wait for the
+        // next unrelated event. uv_stop does both; uv_run clears it when it returns.
+        uv_stop(loop_);
+    }
 }
 
 fiber_base* scheduler::pop_ready() noexcept {
     fiber_base* f = ready_head_;
     if (f != nullptr) {
-        ready_head_ = f->next_ready_;
-        if (ready_head_ == nullptr) {
-            ready_tail_ = nullptr;
-        }
-        f->next_ready_ = nullptr;
+        unqueue(*f);
     }
     return f;
 }
 
 void scheduler::unqueue(fiber_base& f) noexcept {
-    fiber_base* prev = nullptr;
-    for (fiber_base* it = ready_head_; it != nullptr; prev = it, it = it->next_ready_) {
-        if (it == &f) {
-            (prev != nullptr ? prev->next_ready_ : ready_head_) = it->next_ready_;
-            if (ready_tail_ == it) {
-                ready_tail_ = prev;
-            }
-            it->next_ready_ = nullptr;
-            return;
-        }
+    if (f.prev_ready_ == nullptr && ready_head_ != &f) {
+        return;  // not queued
     }
+    (f.prev_ready_ != nullptr ? f.prev_ready_->next_ready_ : ready_head_) = f.next_ready_;
+    (f.next_ready_ != nullptr ? f.next_ready_->prev_ready_ : ready_tail_) = f.prev_ready_;
+    f.next_ready_ = f.prev_ready_ = nullptr;
 }
 
 bool scheduler::begin_wait(waiter& w, std::uint64_t deadline_ms) {
@@ -372,7 +370,9 @@ bool scheduler::poll(bool block) {
     } else if (uv_is_active(reinterpret_cast<uv_handle_t*>(&deadline_timer_))) {
         uv_timer_stop(&deadline_timer_);
     }
+    in_poll_ = true;
     const int alive = uv_run(loop_, block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    in_poll_ = false;
     expire_deadlines();
     return alive != 0 || !deadlines_.empty();
 }

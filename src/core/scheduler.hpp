@@ -76,9 +76,11 @@ public:
 
     /// Loop time in ms, refreshed first: deadlines are computed against it.
     std::uint64_t now() noexcept;
-    /// A deadline `ms` from now, for begin_wait (never 0, which means "none").
+    /// A deadline at least `ms` from now, for begin_wait (never 0, which means "none").
+    /// The loop clock counts whole milliseconds and the present moment may be up to 1 ms
+    /// past its reading, so one is added: a wait is never cut short.
     std::uint64_t deadline_after_ms(std::uint64_t ms) noexcept {
-        const std::uint64_t at = now() + ms;
+        const std::uint64_t at = now() + ms + (ms > 0 ? 1 : 0);
         return at != 0 ? at : 1;
     }
 
@@ -148,6 +150,7 @@ private:
     std::uint64_t switches_ = 0;
     std::uint64_t unjoined_errors_ = 0;
     unsigned since_poll_ = 0;
+    bool in_poll_ = false;  // inside uv_run: callbacks that ready a fiber stop the loop
     // AddressSanitizer needs the bounds of the stack it is switching to.
     const void* root_stack_bottom_ = nullptr;
     std::size_t root_stack_size_ = 0;

@@ -1,0 +1,150 @@
+-- Reads the results run.sh collected ("<impl> RESULT <name> <value> <unit>", one line
+-- per run, several runs per benchmark) and prints one Markdown table: luv's figure, each
+-- peer's figure with the ratio luv/peer, the target and PASS/MISS.
+--   lua5.4 report.lua RESULTS_FILE
+local path = assert(arg[1], "usage: lua5.4 report.lua RESULTS_FILE")
+
+local peers = {
+    { id = "lua", title = "Lua coroutines" },
+    { id = "capi", title = "C lua_resume" },
+    { id = "luvit", title = "luvit luv" },
+    { id = "cqueues", title = "cqueues" },
+    { id = "copas", title = "copas" },
+    { id = "libuv", title = "C libuv" },
+}
+
+local function rate(v)
+    return v >= 1e6 and string.format("%.2fM", v / 1e6) or string.format("%.0fk", v / 1e3)
+end
+local function fixed(digits)
+    return function(v) return string.format("%." .. digits .. "f", v) end
+end
+
+-- better: "high" (a rate) or "low" (a time, a size). Speed rows keep the best run,
+-- size rows the median run. target.peer: the target is a ratio against that peer.
+local rows = {
+    { label = "2 fibers x N coroutine.yield()", luv = "switch_coroutine_yield", peer = "switch",
+      unit = "switches/s", better = "high", kind = "speed", fmt = rate,
+      target = { peer = "lua", op = ">=", value = 0.9, text = ">= 0.9x Lua" } },
+    { label = "2 fibers x N luv.fiber.yield()", luv = "switch_fiber_yield", peer = "switch",
+      unit = "switches/s", better = "high", kind = "speed", fmt = rate,
+      target = { op = ">=", value = 20e6, text = ">= 20M/s" } },
+    { label = "10k sleeping fibers: RSS", luv = "sleeper_rss", peer = "sleeper_rss",
+      unit = "KiB/fiber", better = "low", kind = "size", fmt = fixed(2),
+      target = { op = "<=", value = 1.5, text = "<= 1.5" } },
+    { label = "10k sleeping fibers: Lua heap", luv = "sleeper_heap", peer = "sleeper_heap",
+      unit = "KiB/fiber", better = "low", kind = "size", fmt = fixed(2) },
+    { label = "100k x sleep(0.01): wall", luv = "timers_wall", peer = "timers_wall",
+      unit = "s", better = "low", kind = "speed", fmt = fixed(3),
+      target = { op = "<=", value = 0.35, text = "<= 0.35" } },
+    { label = "  the same, malloc on THP", luv = "timers_wall_thp", peer = "timers_wall_thp",
+      unit = "s", better = "low", kind = "speed", fmt = fixed(3) },
+    { label = "100k x sleep(0.01): peak RSS", luv = "timers_hwm", peer = "timers_hwm",
+      unit = "MiB", better = "low", kind = "size", fmt = fixed(0),
+      target = { op = "<=", value = 150, text = "<= 150" } },
+    { label = "fiber create+run+finish", luv = "spawn", peer = "spawn",
+      unit = "us/fiber", better = "low", kind = "speed", fmt = fixed(2),
+      target = { op = "<=", value = 2, text = "<= 2" } },
+}
+
+-- results[impl][name] = { values... }
+local results = {}
+for line in io.lines(path) do
+    local impl, name, value = line:match("^(%S+) RESULT (%S+) (%S+)")
+    if impl and tonumber(value) then
+        results[impl] = results[impl] or {}
+        local list = results[impl][name] or {}
+        results[impl][name] = list
+        list[#list + 1] = tonumber(value)
+    end
+end
+
+local function pick(impl, name, row)
+    local list = results[impl] and results[impl][name]
+    if not list or #list == 0 then
+        return nil
+    end
+    local sorted = { table.unpack(list) }
+    table.sort(sorted)
+    if row.kind == "size" then
+        return sorted[(#sorted + 1) // 2]
+    end
+    return row.better == "high" and sorted[#sorted] or sorted[1]
+end
+
+local function meets(v, op, target)
+    if op == ">=" then
+        return v >= target
+    end
+    return v <= target
+end
+
+local header = { "benchmark", "unit", "luv" }
+for _, p in ipairs(peers) do
+    header[#header + 1] = p.title
+end
+header[#header + 1] = "target"
+header[#header + 1] = "result"
+
+local out = { header }
+local misses, passes = 0, 0
+for _, row in ipairs(rows) do
+    local mine = pick("luv", row.luv, row)
+    local cells = { row.label, row.unit, mine and row.fmt(mine) or "fail" }
+    local peer_value = {}
+    for _, p in ipairs(peers) do
+        local v = pick(p.id, row.peer, row)
+        peer_value[p.id] = v
+        if v == nil then
+            cells[#cells + 1] = "-"
+        elseif mine == nil then
+            cells[#cells + 1] = row.fmt(v)
+        else
+            cells[#cells + 1] = string.format("%s (%.2fx)", row.fmt(v), mine / v)
+        end
+    end
+    local verdict = "-"
+    local t = row.target
+    if t then
+        local measured = mine
+        if t.peer then
+            measured = (mine and peer_value[t.peer]) and mine / peer_value[t.peer] or nil
+        end
+        if measured == nil then
+            verdict = "n/a"
+        elseif meets(measured, t.op, t.value) then
+            verdict, passes = "PASS", passes + 1
+        else
+            verdict, misses = "MISS", misses + 1
+        end
+    end
+    cells[#cells + 1] = t and t.text or "-"
+    cells[#cells + 1] = verdict
+    out[#out + 1] = cells
+end
+
+local widths = {}
+for _, cells in ipairs(out) do
+    for i, c in ipairs(cells) do
+        widths[i] = math.max(widths[i] or 3, utf8.len(c))
+    end
+end
+local function line(cells)
+    local parts = {}
+    for i, c in ipairs(cells) do
+        parts[i] = c .. string.rep(" ", widths[i] - utf8.len(c))
+    end
+    return "| " .. table.concat(parts, " | ") .. " |"
+end
+print(line(out[1]))
+local rule = {}
+for i, w in ipairs(widths) do
+    rule[i] = string.rep("-", w)
+end
+print(line(rule))
+for i = 2, #out do
+    print(line(out[i]))
+end
+print(string.format("\ntargets: %d PASS, %d MISS. Each peer's cell: its figure (luv/peer); "
+    .. "luv is ahead when the ratio is above 1 for switches/s, below 1 for times and sizes.",
+    passes, misses))

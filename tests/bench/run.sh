@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Runs every benchmark of tests/bench in one go, side by side with the peers, and prints
+# one table (README.md says what each benchmark measures).
+#
+#   tests/bench/run.sh [BUILD_DIR]     BUILD_DIR defaults to ./build
+#
+# Environment:
+#   REPEAT=3          runs of each benchmark, interleaved; speed rows keep the best run,
+#                     size rows the median one
+#   COPAS_LUA_PATH=   Lua path entries to a Copas >= 3 (its copas.lua, binaryheap.lua,
+#                     timerwheel/, coxpcall.lua), e.g. "/opt/copas/?.lua;/opt/copas/?/init.lua".
+#                     Debian's lua-copas (Copas 1.1.7) has no sleep/pause: without this
+#                     the copas column stays empty.
+#   QUICK=1           a smoke run: one repeat, a tenth of the work for the speed shapes
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=$(cd "${1:-./build}" 2>/dev/null && pwd) || {
+    echo "run.sh: no build directory ${1:-./build}" >&2
+    exit 2
+}
+LUA=${LUA:-lua5.4}
+REPEAT=${REPEAT:-3}
+div=1
+if [ "${QUICK:-0}" = 1 ]; then
+    REPEAT=1
+    div=10
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+results=$work/results.txt
+: >"$results"
+
+note() { echo "run.sh: $*" >&2; }
+
+# ---- what runs: our module, the C programs, the peers ---------------------------------
+
+stale=
+if ! ninja -C "$BUILD" luv.so >"$work/ninja.log" 2>&1; then
+    tail -n 20 "$work/ninja.log" >&2
+    note "building luv.so failed: measuring the luv.so already in $BUILD"
+    stale=" (STALE luv.so: its build failed)"
+fi
+
+# Each Lua run gets a clean environment: LUA_PATH to bench.lua (and copas), and
+# LUA_CPATH to our luv.so only for luv's own runs, so that require "luv" elsewhere is
+# luvit's (Debian's lua-luv).
+clean=(env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 -u LUA_CPATH
+       "LUA_PATH=$HERE/?.lua;${COPAS_LUA_PATH:+$COPAS_LUA_PATH;};")
+ours=("${clean[@]}" "LUA_CPATH=$BUILD/?.so;;")
+
+c_programs=(switch_capi sleepers_libuv timers_libuv)
+bin=$work
+targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null)
+if grep -q '^tests/bench/switch_capi:' <<<"$targets"; then
+    # tests/bench/meson.build is part of the build (subdir('tests/bench')).
+    if ninja -C "$BUILD" "${c_programs[@]/#/tests/bench/}" >/dev/null; then
+        bin=$BUILD/tests/bench
+    else
+        note "building the C benchmarks with ninja failed"
+    fi
+else
+    for p in sleepers_libuv timers_libuv; do
+        # shellcheck disable=SC2046
+        cc -O2 -o "$work/$p" "$HERE/$p.c" $(pkg-config --cflags --libs libuv) ||
+            note "cannot compile $p.c"
+    done
+    # shellcheck disable=SC2046
+    cc -O2 -o "$work/switch_capi" "$HERE/switch_capi.c" $(pkg-config --cflags --libs lua5.4) ||
+        note "cannot compile switch_capi.c"
+fi
+
+declare -A have=([luv]=1 [lua]=1 [capi]=1 [libuv]=1)
+"${ours[@]}" "$LUA" -e 'assert(require("luv").fiber)' 2>/dev/null ||
+    { note "$BUILD/luv.so does not load"; exit 2; }
+if "${clean[@]}" "$LUA" -e 'assert(require("luv").new_timer)' 2>/dev/null; then
+    have[luvit]=1
+else
+    note "luvit's luv (Debian lua-luv) not found: its column stays empty"
+fi
+if "${clean[@]}" "$LUA" -e 'require("cqueues")' 2>/dev/null; then
+    have[cqueues]=1
+else
+    note "cqueues (Debian lua-cqueues) not found: its column stays empty"
+fi
+if "${clean[@]}" "$LUA" -e 'local c = require("copas"); assert(c.pause and c.addthread and c.loop)' \
+    2>/dev/null; then
+    have[copas]=1
+else
+    note "no Copas >= 3 on the Lua path (set COPAS_LUA_PATH): the copas column stays empty"
+fi
+"${clean[@]}" "$LUA" -e 'require("socket")' 2>/dev/null ||
+    note "LuaSocket missing: the Lua benchmarks time with os.clock() (CPU time)"
+
+versions=$("${clean[@]}" "$LUA" -e '
+    local v = { _VERSION }
+    local ok, uv = pcall(require, "luv")
+    if ok and uv.version_string then v[#v + 1] = "luvit luv " .. uv.version_string() end
+    local ok2, cq = pcall(require, "cqueues")
+    if ok2 then v[#v + 1] = "cqueues " .. tostring(cq.VERSION) end
+    local ok3, copas = pcall(require, "copas")
+    if ok3 then v[#v + 1] = tostring(copas._VERSION) end
+    print(table.concat(v, ", "))' 2>/dev/null)
+
+# ---- the benchmarks ---------------------------------------------------------------------
+# impl  how  program  N  [thp]   (how: luv = lua5.4 with our module, lua = lua5.4, bin = C;
+# thp: again with glibc's malloc on transparent huge pages, GLIBC_TUNABLES=glibc.malloc.hugetlb=1,
+# whose results get the suffix _thp: the 100k-sleepers shape is mostly first-touch page faults;
+# warmup: a throwaway run that takes ~100 MB on huge pages first, whichever way the round
+# runs: the first process that wants that many huge pages after small ones pays for the
+# kernel's compaction, 0.15 s -> 0.5 s here)
+jobs=(
+    "luv     luv switch_luv.lua       $((5000000 / div))"
+    "luv     luv pingpong_luv.lua     $((8000000 / div))"
+    "lua     lua switch_lua.lua       $((4000000 / div))"
+    "capi    bin switch_capi          $((6000000 / div))"
+    "luvit   lua switch_luvit.lua     $((300000 / div))"
+    "cqueues lua switch_cqueues.lua   $((300000 / div))"
+    "copas   lua switch_copas.lua     $((200000 / div))"
+    "luv     luv sleepers_luv.lua     10000"
+    "lua     lua sleepers_lua.lua     10000"
+    "luvit   lua sleepers_luvit.lua   10000"
+    "cqueues lua sleepers_cqueues.lua 10000"
+    "copas   lua sleepers_copas.lua   10000"
+    "libuv   bin sleepers_libuv       10000"
+    "luv     luv timers_luv.lua       $((100000 / div))"
+    "luvit   lua timers_luvit.lua     $((100000 / div))"
+    "cqueues lua timers_cqueues.lua   $((100000 / div))"
+    "copas   lua timers_copas.lua     $((100000 / div))"
+    "libuv   bin timers_libuv         $((100000 / div))"
+    "lua     lua sleepers_lua.lua     $((100000 / div)) warmup"
+    "luv     luv timers_luv.lua       $((100000 / div)) thp"
+    "luvit   lua timers_luvit.lua     $((100000 / div)) thp"
+    "cqueues lua timers_cqueues.lua   $((100000 / div)) thp"
+    "copas   lua timers_copas.lua     $((100000 / div)) thp"
+    "libuv   bin timers_libuv         $((100000 / div)) thp"
+    "lua     lua sleepers_lua.lua     $((100000 / div)) warmup"
+    "luv     luv spawn_luv.lua        $((1000000 / div))"
+    "lua     lua spawn_lua.lua        $((1000000 / div))"
+    "cqueues lua spawn_cqueues.lua    $((1000000 / div))"
+    "copas   lua spawn_copas.lua      $((500000 / div))"
+)
+
+run_one() {
+    local impl=$1 how=$2 prog=$3 n=$4 variant=${5:-} out status suffix=
+    local tunables=${GLIBC_TUNABLES:-}
+    if [ "$variant" = thp ] || [ "$variant" = warmup ]; then
+        tunables=glibc.malloc.hugetlb=1
+        suffix=_thp
+    fi
+    case $how in
+        luv) out=$(cd "$HERE" && GLIBC_TUNABLES=$tunables timeout 120 "${ours[@]}" "$LUA" "$prog" "$n" 2>>"$work/stderr") ;;
+        lua) out=$(cd "$HERE" && GLIBC_TUNABLES=$tunables timeout 120 "${clean[@]}" "$LUA" "$prog" "$n" 2>>"$work/stderr") ;;
+        bin) out=$(GLIBC_TUNABLES=$tunables timeout 120 "$bin/$prog" "$n" 2>>"$work/stderr") ;;
+    esac
+    status=$?
+    if [ $status -ne 0 ] || ! grep -q '^RESULT ' <<<"$out"; then
+        note "$prog $n failed (status $status):"
+        tail -n 5 "$work/stderr" >&2
+        return
+    fi
+    if [ "$variant" = warmup ]; then
+        return
+    fi
+    grep '^RESULT ' <<<"$out" | sed -E "s/^RESULT ([^ ]+)/$impl RESULT \1$suffix/" >>"$results"
+}
+
+# The commit the build dir was configured from, "+changes" if src/ or include/ differ from it.
+describe_source() {
+    local src rev
+    src=$(sed -n 's/.*"source": *"\([^"]*\)".*/\1/p' "$BUILD/meson-info/meson-info.json" 2>/dev/null)
+    rev=$(git -C "${src:-$HERE/../..}" rev-parse --short HEAD 2>/dev/null) || { echo '?'; return; }
+    git -C "${src:-$HERE/../..}" diff --quiet HEAD -- src include 2>/dev/null || rev="$rev+changes"
+    echo "$rev"
+}
+
+start=$(date +%s)
+load0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
+for round in $(seq 1 "$REPEAT"); do
+    note "round $round of $REPEAT"
+    # Every other round runs the list backwards, so that no implementation always runs
+    # right after the same other one (page cache, huge pages, CPU frequency).
+    order=("${jobs[@]}")
+    if [ $((round % 2)) = 0 ]; then
+        order=()
+        for ((i = ${#jobs[@]} - 1; i >= 0; i--)); do
+            order+=("${jobs[$i]}")
+        done
+    fi
+    for job in "${order[@]}"; do
+        read -r impl how prog n variant <<<"$job"
+        [ -n "${have[$impl]:-}" ] || continue
+        if [ "$how" = bin ] && [ ! -x "$bin/$prog" ]; then
+            continue
+        fi
+        run_one "$impl" "$how" "$prog" "$n" "$variant"
+    done
+done
+
+echo "luv benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m)," \
+     "luv $(describe_source)$stale," \
+     "libuv $(pkg-config --modversion libuv 2>/dev/null || echo '?'), $versions;" \
+     "best of $REPEAT (speed) / median of $REPEAT (size), $(( $(date +%s) - start )) s," \
+     "load average $load0 before, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null) after"
+if [ "$div" != 1 ]; then
+    echo "QUICK run: one repeat, a tenth of N for the speed shapes (the labels say the full N)."
+fi
+echo
+"$LUA" "$HERE/report.lua" "$results"
+if [ -n "${BENCH_RAW:-}" ]; then
+    cp "$results" "$BENCH_RAW"
+fi
