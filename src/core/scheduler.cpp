@@ -101,7 +101,7 @@ fiber_base* scheduler::pop_ready() noexcept {
     return f;
 }
 
-void scheduler::unqueue(fiber_base& f) noexcept {
+[[gnu::always_inline]] inline void scheduler::unqueue(fiber_base& f) noexcept {
     if (f.prev_ready_ == nullptr && ready_head_ != &f) {
         return;  // not queued
     }
@@ -164,8 +164,8 @@ void scheduler::yield() {
     if (scheduler_ctx_ != nullptr && next != &self && next->ctx_ != nullptr &&
         since_poll_ + 1 < poll_every) {
         ++since_poll_;
-        pop_ready();
         ++switches_;
+        unqueue(*next);
         current_ = next;
         next->state_ = fiber_base::state::running;
         switch_msg msg{switch_msg::parked, this, &self, nullptr};
@@ -224,7 +224,9 @@ void scheduler::carrier_entry(transfer_t t) {
     self->loop_forever();
 }
 
-transfer_t scheduler::jump(fcontext_t to, stack* dest, switch_msg& msg, bool leaving_for_good) {
+[[gnu::always_inline]] inline transfer_t scheduler::jump(fcontext_t to, stack* dest,
+                                                         switch_msg& msg,
+                                                         bool leaving_for_good) {
 #if defined(LUV_ASAN)
     void* fake_stack = nullptr;
     const void* bottom = dest != nullptr ? dest->bottom() : root_stack_bottom_;
@@ -249,7 +251,7 @@ transfer_t scheduler::jump(fcontext_t to, stack* dest, switch_msg& msg, bool lea
     return t;
 }
 
-void scheduler::on_arrival(transfer_t t) noexcept {
+[[gnu::always_inline]] inline void scheduler::on_arrival(transfer_t t) noexcept {
     auto* msg = static_cast<switch_msg*>(t.data);
     switch (msg->kind) {
     case switch_msg::parked:
