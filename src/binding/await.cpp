@@ -98,6 +98,15 @@ std::uint64_t opt_deadline(lua_State* L, int arg) {
                                                 : static_cast<std::uint64_t>(ms));
 }
 
+int notified_k(lua_State* L, int, lua_KContext) {
+    const detail::wait_status how = current_wait(L).status();
+    if (how == detail::wait_status::notified) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return push_wait_failure(L, how);
+}
+
 int push_fail(lua_State* L, int status) {
     const std::string name = error_name(status);
     const std::string message = error_message(status);

@@ -38,6 +38,10 @@ detail::waiter& current_wait(lua_State* L);
 /// deadline for begin_wait. Raises on a negative or NaN timeout.
 std::uint64_t opt_deadline(lua_State* L, int arg);
 
+/// A continuation for waits that have no result of their own (timer:wait, idle:wait):
+/// true when the operation notified, the wait failure otherwise.
+int notified_k(lua_State* L, int status, lua_KContext ctx);
+
 /// Pushes `nil, "ENAME: message", "ENAME"` for a libuv status; returns 3.
 int push_fail(lua_State* L, int status);
 

@@ -25,6 +25,29 @@ T& check_open(lua_State* L, int idx, const char* type) {
     return **slot;
 }
 
+/// close(): closes the handle at 1 (its waiters wake with ECANCELED) and forgets it;
+/// idempotent, returns true. Also the __gc and __close metamethods.
+template <class T>
+int close_handle(lua_State* L, const char* type) {
+    auto** slot = static_cast<T**>(luaL_checkudata(L, 1, type));
+    if (*slot != nullptr) {
+        T* h = *slot;
+        *slot = nullptr;
+        h->close();
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/// __tostring: "luv.timer: 0x...", with " (closed)" once closed.
+template <class T>
+int handle_tostring(lua_State* L, const char* type) {
+    auto** slot = static_cast<T**>(luaL_checkudata(L, 1, type));
+    lua_pushfstring(L, *slot != nullptr ? "%s: %p" : "%s: %p (closed)", type,
+                    static_cast<void*>(slot));
+    return 1;
+}
+
 /// Returns true, or the fail triple for a negative libuv status.
 int push_status(lua_State* L, int status);
 

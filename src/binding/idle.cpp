@@ -27,39 +27,18 @@ int idle_active(lua_State* L) {
     return 1;
 }
 
-int idle_wait_k(lua_State* L, int, lua_KContext) {
-    const detail::wait_status how = current_wait(L).status();
-    if (how == detail::wait_status::notified) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    return push_wait_failure(L, how);
-}
-
 int idle_wait(lua_State* L) {
     idle_handle& i = check_idle(L);
     detail::waiter& w = begin_wait(L, opt_deadline(L, 2));
     if (w.waiting()) {
         i.waiters.push(w);
     }
-    return finish_wait(L, w, &ktrampoline<idle_wait_k>);
+    return finish_wait(L, w, &ktrampoline<notified_k>);
 }
 
-int idle_close(lua_State* L) {
-    auto** slot = static_cast<idle_handle**>(luaL_checkudata(L, 1, idle_type));
-    if (*slot != nullptr) {
-        std::exchange(*slot, nullptr)->close();
-    }
-    lua_pushboolean(L, 1);
-    return 1;
-}
+int idle_close(lua_State* L) { return close_handle<idle_handle>(L, idle_type); }
 
-int idle_tostring(lua_State* L) {
-    auto** slot = static_cast<idle_handle**>(luaL_checkudata(L, 1, idle_type));
-    lua_pushfstring(L, *slot != nullptr ? "luv.idle: %p" : "luv.idle: %p (closed)",
-                    static_cast<void*>(slot));
-    return 1;
-}
+int idle_tostring(lua_State* L) { return handle_tostring<idle_handle>(L, idle_type); }
 
 const luaL_Reg methods[] = {
     {"start", LUV_FN(idle_start)}, {"stop", LUV_FN(idle_stop)},

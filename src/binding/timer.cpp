@@ -40,39 +40,18 @@ int timer_active(lua_State* L) {
     return 1;
 }
 
-int timer_wait_k(lua_State* L, int, lua_KContext) {
-    const detail::wait_status how = current_wait(L).status();
-    if (how == detail::wait_status::notified) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    return push_wait_failure(L, how);
-}
-
 int timer_wait(lua_State* L) {
     timer_handle& t = check_timer(L);
     detail::waiter& w = begin_wait(L, opt_deadline(L, 2));
     if (w.waiting()) {
         t.waiters.push(w);
     }
-    return finish_wait(L, w, &ktrampoline<timer_wait_k>);
+    return finish_wait(L, w, &ktrampoline<notified_k>);
 }
 
-int timer_close(lua_State* L) {
-    auto** slot = static_cast<timer_handle**>(luaL_checkudata(L, 1, timer_type));
-    if (*slot != nullptr) {
-        std::exchange(*slot, nullptr)->close();
-    }
-    lua_pushboolean(L, 1);
-    return 1;
-}
+int timer_close(lua_State* L) { return close_handle<timer_handle>(L, timer_type); }
 
-int timer_tostring(lua_State* L) {
-    auto** slot = static_cast<timer_handle**>(luaL_checkudata(L, 1, timer_type));
-    lua_pushfstring(L, *slot != nullptr ? "luv.timer: %p" : "luv.timer: %p (closed)",
-                    static_cast<void*>(slot));
-    return 1;
-}
+int timer_tostring(lua_State* L) { return handle_tostring<timer_handle>(L, timer_type); }
 
 const luaL_Reg methods[] = {
     {"start", LUV_FN(timer_start)}, {"stop", LUV_FN(timer_stop)},

@@ -1,5 +1,7 @@
 #include "uv/idle.hpp"
 
+#include "uv/handle_impl.hpp"
+
 #include <utility>
 
 #include "core/native_fiber.hpp"
@@ -13,33 +15,15 @@ namespace {
 
 void on_idle(uv_idle_t* i) { static_cast<idle_handle*>(i->data)->waiters.notify_all(); }
 
-void on_closed(uv_handle_t* h) { delete static_cast<idle_handle*>(h->data); }
-
 }  // namespace
 
 idle_handle* idle_handle::create(scheduler& sched) {
-    auto* h = new idle_handle();
-    const int rc = uv_idle_init(sched.loop(), &h->uv);
-    if (rc < 0) {
-        delete h;
-        throw system_error(rc, "uv_idle_init");
-    }
-    h->uv.data = h;
-    return h;
+    return make(sched.loop(), &uv_idle_init, "uv_idle_init");
 }
 
 int idle_handle::start() noexcept { return uv_idle_start(&uv, &on_idle); }
 
 int idle_handle::stop() noexcept { return uv_idle_stop(&uv); }
-
-bool idle_handle::active() const noexcept {
-    return uv_is_active(reinterpret_cast<const uv_handle_t*>(&uv)) != 0;
-}
-
-void idle_handle::close() noexcept {
-    waiters.notify_all(wait_status::cancelled);
-    uv_close(reinterpret_cast<uv_handle_t*>(&uv), &on_closed);
-}
 
 }  // namespace luv::detail
 

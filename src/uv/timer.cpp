@@ -1,5 +1,7 @@
 #include "uv/timer.hpp"
 
+#include "uv/handle_impl.hpp"
+
 #include <utility>
 
 #include "core/native_fiber.hpp"
@@ -15,19 +17,10 @@ void on_fire(uv_timer_t* t) {
     static_cast<timer_handle*>(t->data)->waiters.notify_all();
 }
 
-void on_closed(uv_handle_t* h) { delete static_cast<timer_handle*>(h->data); }
-
 }  // namespace
 
 timer_handle* timer_handle::create(scheduler& sched) {
-    auto* h = new timer_handle();
-    const int rc = uv_timer_init(sched.loop(), &h->uv);
-    if (rc < 0) {
-        delete h;
-        throw system_error(rc, "uv_timer_init");
-    }
-    h->uv.data = h;
-    return h;
+    return make(sched.loop(), &uv_timer_init, "uv_timer_init");
 }
 
 // libuv counts a timer's delay from the loop's cached clock, which stands still while
@@ -44,16 +37,7 @@ int timer_handle::again() noexcept {
     return uv_timer_again(&uv);
 }
 
-bool timer_handle::active() const noexcept {
-    return uv_is_active(reinterpret_cast<const uv_handle_t*>(&uv)) != 0;
-}
-
 std::uint64_t timer_handle::repeat() const noexcept { return uv_timer_get_repeat(&uv); }
-
-void timer_handle::close() noexcept {
-    waiters.notify_all(wait_status::cancelled);
-    uv_close(reinterpret_cast<uv_handle_t*>(&uv), &on_closed);
-}
 
 }  // namespace luv::detail
 

@@ -7,29 +7,20 @@
 
 #include <uv.h>
 
-#include "core/waiter.hpp"
+#include "uv/handle.hpp"
 
 namespace luv::detail {
 
 class scheduler;
 
-struct timer_handle {
+struct timer_handle : waitable_handle<timer_handle, uv_timer_t> {
     /// Throws luv::system_error. Never suspends.
     static timer_handle* create(scheduler& sched);
 
     int start(std::uint64_t delay_ms, std::uint64_t repeat_ms) noexcept;
     int stop() noexcept;
     int again() noexcept;
-    bool active() const noexcept;
     std::uint64_t repeat() const noexcept;
-    /// Wakes the waiters with `cancelled` and frees the handle once libuv is done.
-    void close() noexcept;
-
-    uv_timer_t uv;
-    wait_queue waiters;
-
-private:
-    timer_handle() = default;
 };
 
 }  // namespace luv::detail
