@@ -6,6 +6,7 @@
 #include <string>
 
 #include "binding/fiber.hpp"
+#include "core/current.hpp"
 #include "luv/error.hpp"
 #include "luv/runtime.hpp"
 
@@ -43,11 +44,11 @@ void check_may_park(lua_State* L) {
 }  // namespace
 
 detail::scheduler& sched(lua_State* L) {
-    runtime* rt = runtime::current();
-    if (rt == nullptr) {
+    detail::scheduler* s = detail::current_scheduler;
+    if (s == nullptr) {
         luaL_error(L, "luv: no runtime on this thread");
     }
-    return rt->scheduler();
+    return *s;
 }
 
 detail::waiter& begin_wait(lua_State* L, std::uint64_t deadline_ms) {

@@ -4,12 +4,18 @@
 #include <optional>
 #include <stdexcept>
 
+#include "core/current.hpp"
 #include "core/native_fiber.hpp"
 #include "core/overflow_guard.hpp"
 #include "core/scheduler.hpp"
 #include "luv/error.hpp"
 
 namespace luv {
+
+namespace detail {
+constinit thread_local scheduler* current_scheduler = nullptr;
+}  // namespace detail
+
 namespace {
 
 thread_local runtime* current_runtime = nullptr;
@@ -38,6 +44,7 @@ runtime::runtime() {
     std::signal(SIGPIPE, SIG_IGN);
     detail::install_overflow_guard();
     current_runtime = this;
+    detail::current_scheduler = &*impl_->sched;
 }
 
 runtime::~runtime() {
@@ -55,6 +62,7 @@ runtime::~runtime() {
     detail::remove_overflow_guard();
     if (current_runtime == this) {
         current_runtime = nullptr;
+        detail::current_scheduler = nullptr;
     }
 }
 
