@@ -346,6 +346,37 @@ int main_body(lua_State* L, int argc, char** argv) {
     return clean ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+// Fibers are many small allocations, each first touched once; on a VM every first touch
+// of a 4 KiB page is a costly fault (100,000 sleeping fibers: 0.74 s, against 0.14-0.48 s
+// with huge pages). glibc (>= 2.35) can back malloc with transparent huge pages, but reads
+// that setting only from the environment at start-up; so the command re-executes itself
+// once with it, when the kernel gives huge pages only on request (THP "madvise") and the
+// user has not set GLIBC_TUNABLES or LUV_NO_HUGEPAGES. Child processes do not inherit it.
+void reexec_with_huge_pages(char** argv) {
+    if (std::getenv("LUV_REEXECUTED") != nullptr) {
+        unsetenv("LUV_REEXECUTED");
+        unsetenv("GLIBC_TUNABLES");
+        return;
+    }
+    if (std::getenv("GLIBC_TUNABLES") != nullptr || std::getenv("LUV_NO_HUGEPAGES") != nullptr) {
+        return;
+    }
+    char mode[128] = {};
+    if (FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r")) {
+        const std::size_t n = std::fread(mode, 1, sizeof mode - 1, f);
+        mode[n] = '\0';
+        std::fclose(f);
+    }
+    if (std::strstr(mode, "[madvise]") == nullptr) {
+        return;  // "always" needs nothing; "never" (or no THP) cannot be helped
+    }
+    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+    setenv("LUV_REEXECUTED", "1", 1);
+    execv("/proc/self/exe", argv);
+    unsetenv("GLIBC_TUNABLES");  // exec failed: go on as we are
+    unsetenv("LUV_REEXECUTED");
+}
+
 // Everything runs inside a protected call, as in lua.c, so that no Lua error can reach
 // the panic function.
 int pmain(lua_State* L) {
@@ -358,6 +389,7 @@ int pmain(lua_State* L) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    reexec_with_huge_pages(argv);
     if (argv[0] != nullptr && argv[0][0] != '\0') {
         progname = argv[0];
     }

@@ -37,7 +37,7 @@ note() { echo "run.sh: $*" >&2; }
 # ---- what runs: our module, the C programs, the peers ---------------------------------
 
 stale=
-if ! ninja -C "$BUILD" luv.so >"$work/ninja.log" 2>&1; then
+if ! ninja -C "$BUILD" luv.so src/cli/luv >"$work/ninja.log" 2>&1; then
     tail -n 20 "$work/ninja.log" >&2
     note "building luv.so failed: measuring the luv.so already in $BUILD"
     stale=" (STALE luv.so: its build failed)"
@@ -104,7 +104,8 @@ versions=$("${clean[@]}" "$LUA" -e '
     print(table.concat(v, ", "))' 2>/dev/null)
 
 # ---- the benchmarks ---------------------------------------------------------------------
-# impl  how  program  N  [thp]   (how: luv = lua5.4 with our module, lua = lua5.4, bin = C;
+# impl  how  program  N  [thp]   (how: luv = lua5.4 with our module, cmd = the luv command,
+# which puts malloc on huge pages by itself where the kernel allows, lua = lua5.4, bin = C;
 # thp: again with glibc's malloc on transparent huge pages, GLIBC_TUNABLES=glibc.malloc.hugetlb=1,
 # whose results get the suffix _thp: the 100k-sleepers shape is mostly first-touch page faults;
 # warmup: a throwaway run that takes ~100 MB on huge pages first, whichever way the round
@@ -130,6 +131,7 @@ jobs=(
     "copas   lua timers_copas.lua     $((100000 / div))"
     "libuv   bin timers_libuv         $((100000 / div))"
     "lua     lua sleepers_lua.lua     $((100000 / div)) warmup"
+    "luv     cmd timers_luv.lua       $((100000 / div))"
     "luv     luv timers_luv.lua       $((100000 / div)) thp"
     "luvit   lua timers_luvit.lua     $((100000 / div)) thp"
     "cqueues lua timers_cqueues.lua   $((100000 / div)) thp"
@@ -149,7 +151,11 @@ run_one() {
         tunables=glibc.malloc.hugetlb=1
         suffix=_thp
     fi
+    if [ "$how" = cmd ]; then
+        suffix=_cmd
+    fi
     case $how in
+        cmd) out=$(cd "$HERE" && timeout 120 "${clean[@]}" "$BUILD/src/cli/luv" "$prog" "$n" 2>>"$work/stderr") ;;
         luv) out=$(cd "$HERE" && GLIBC_TUNABLES=$tunables timeout 120 "${ours[@]}" "$LUA" "$prog" "$n" 2>>"$work/stderr") ;;
         lua) out=$(cd "$HERE" && GLIBC_TUNABLES=$tunables timeout 120 "${clean[@]}" "$LUA" "$prog" "$n" 2>>"$work/stderr") ;;
         bin) out=$(GLIBC_TUNABLES=$tunables timeout 120 "$bin/$prog" "$n" 2>>"$work/stderr") ;;
