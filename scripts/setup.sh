@@ -11,9 +11,10 @@ shift || true
 # Build: compilers, meson, and the libraries the runtime links.
 packages=(g++ meson ninja-build pkg-config
           libuv1-dev liblua5.4-dev lua5.4 libboost-context-dev libzmq3-dev catch2)
-# Tests: real servers and clients, and the sanitizer runtime.
-packages+=(lua-socket lua-cjson nats-server redis-server lua-redis lua-yaml
-           valgrind clang libclang-rt-14-dev procps)
+# Tests and benchmarks: python3 for the runners, procps, the peers the benchmarks compare
+# with (luvit's luv, cqueues) and LuaSocket for their clock. The sanitizer runtimes come
+# with g++ (libasan, libubsan).
+packages+=(python3 procps lua-socket lua-luv lua-cqueues)
 
 missing=()
 for p in "${packages[@]}"; do
