@@ -117,6 +117,15 @@ int push_fail(lua_State* L, int status) {
     return 3;
 }
 
+int push_fail(lua_State* L, int status, const char* what) {
+    const std::string name = error_name(status);
+    const std::string message = error_message(status);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s: %s", name.c_str(), message.c_str(), what);
+    lua_pushlstring(L, name.data(), name.size());
+    return 3;
+}
+
 int push_wait_failure(lua_State* L, detail::wait_status how) {
     switch (how) {
     case detail::wait_status::timed_out:

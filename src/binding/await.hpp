@@ -44,6 +44,9 @@ int notified_k(lua_State* L, int status, lua_KContext ctx);
 
 /// Pushes `nil, "ENAME: message", "ENAME"` for a libuv status; returns 3.
 int push_fail(lua_State* L, int status);
+/// The same with what failed appended: `nil, "ENOENT: no such file or directory: /x",
+/// "ENOENT"`.
+int push_fail(lua_State* L, int status, const char* what);
 
 /// Pushes the fail triple for a wait that ended without its operation completing:
 /// ETIMEDOUT or ECANCELED. A root wait that nothing can ever end raises instead.

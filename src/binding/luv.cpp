@@ -57,6 +57,9 @@ int open_module(lua_State* L) {
     open_timer(L);
     open_idle(L);
     open_util(L);
+    open_fs(L);
+    open_dns(L);
+    open_udp(L);
     lua_pushliteral(L, "luv 0.1.0");
     lua_setfield(L, -2, "version");
     return 1;

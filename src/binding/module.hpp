@@ -9,5 +9,8 @@ void open_fiber(lua_State* L);
 void open_timer(lua_State* L);
 void open_idle(lua_State* L);
 void open_util(lua_State* L);
+void open_fs(lua_State* L);   // luv.fs
+void open_dns(lua_State* L);  // luv.net.getaddrinfo, luv.net.getnameinfo
+void open_udp(lua_State* L);  // luv.net.udp
 
 }  // namespace luv::lua
