@@ -1,0 +1,1 @@
+// The libuv side of dns (issue 3: being written).

@@ -1,0 +1,1 @@
+// The libuv side of fs (issue 3: being written).

@@ -1,0 +1,1 @@
+// The libuv side of udp (issue 3: being written).
