@@ -108,6 +108,18 @@ int notified_k(lua_State* L, int, lua_KContext) {
     return push_wait_failure(L, how);
 }
 
+int status_k(lua_State* L, int, lua_KContext) {
+    const detail::waiter& w = current_wait(L);
+    if (w.status() != detail::wait_status::notified) {
+        return push_wait_failure(L, w.status());
+    }
+    if (w.value < 0) {
+        return push_fail(L, static_cast<int>(w.value));
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int push_fail(lua_State* L, int status) {
     const std::string name = error_name(status);
     const std::string message = error_message(status);

@@ -41,6 +41,9 @@ std::uint64_t opt_deadline(lua_State* L, int arg);
 /// A continuation for waits that have no result of their own (timer:wait, idle:wait):
 /// true when the operation notified, the wait failure otherwise.
 int notified_k(lua_State* L, int status, lua_KContext ctx);
+/// A continuation for requests that end with a libuv status in w.value (connect,
+/// shutdown): true for 0, the fail triple for an error or a wait that did not complete.
+int status_k(lua_State* L, int status, lua_KContext ctx);
 
 /// Pushes `nil, "ENAME: message", "ENAME"` for a libuv status; returns 3.
 int push_fail(lua_State* L, int status);

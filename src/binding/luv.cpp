@@ -3,6 +3,7 @@
 
 #include "binding/fiber.hpp"
 #include "binding/module.hpp"
+#include "binding/stream.hpp"
 #include "binding/trampoline.hpp"
 #include "core/scheduler.hpp"
 #include "luv/lua.hpp"
@@ -60,6 +61,8 @@ int open_module(lua_State* L) {
     open_fs(L);
     open_dns(L);
     open_udp(L);
+    open_tcp(L);
+    open_pipe(L);
     lua_pushliteral(L, "luv 0.1.0");
     lua_setfield(L, -2, "version");
     return 1;

@@ -146,6 +146,21 @@ wait_status scheduler::suspend(waiter& w) {
     return w.status_;
 }
 
+void scheduler::end_wait(waiter& w) noexcept {
+    if (w.status_ != wait_status::waiting) {
+        return;
+    }
+    w.status_ = wait_status::cancelled;
+    if (w.queue_ != nullptr) {
+        w.queue_->remove(w);
+    }
+    deadlines_.remove(w);
+    if (w.owner_->waiting_on_ == &w) {
+        w.owner_->waiting_on_ = nullptr;
+    }
+    w.abandon_ = nullptr;
+}
+
 wait_status scheduler::wait(waiter& w, std::uint64_t deadline_ms) {
     if (!begin_wait(w, deadline_ms)) {
         return w.status_;

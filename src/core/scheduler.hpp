@@ -63,6 +63,10 @@ public:
     /// ended. If no stack can be had, the wait is abandoned and the error thrown.
     /// Suspends the calling fiber.
     wait_status suspend(waiter& w);
+    /// Ends a wait that was begun but never suspended on (its operation finished at once
+    /// or could not start): the waiter ends as cancelled and nobody is readied. Never
+    /// suspends.
+    void end_wait(waiter& w) noexcept;
     /// begin_wait() + suspend() for a wait that nothing but the deadline, a cancel, or
     /// an explicit complete() ends. Suspends the calling fiber.
     wait_status wait(waiter& w, std::uint64_t deadline_ms = 0);

@@ -1,0 +1,229 @@
+// The stream methods shared by luv.tcp and luv.pipe. The libuv side is src/uv/stream.cpp.
+#include "binding/stream.hpp"
+
+#include <string>
+#include <utility>
+
+#include "binding/await.hpp"
+#include "binding/handle.hpp"
+#include "binding/trampoline.hpp"
+#include "uv/tcp.hpp"
+
+namespace luv::lua {
+namespace {
+
+constexpr lua_Integer default_read_size = 64 * 1024;
+
+int push_data(lua_State* L, const std::string& data) {
+    lua_pushinteger(L, static_cast<lua_Integer>(data.size()));
+    lua_pushlstring(L, data.data(), data.size());
+    return 2;
+}
+
+// read([len[, timeout]]) -> nbytes, data | nil, "EOF: end of file", "EOF" | fail
+int read_k(lua_State* L, int, lua_KContext ctx) {
+    const detail::waiter& w = current_wait(L);
+    if (w.status() != detail::wait_status::notified) {
+        return push_wait_failure(L, w.status());
+    }
+    detail::stream_handle& h = check_open_stream(L, 1);
+    if (h.buffered() > 0) {
+        return push_data(L, h.take(static_cast<std::size_t>(ctx)));
+    }
+    return push_fail(L, h.read_end() != 0 ? h.read_end() : UV_EOF);
+}
+
+int stream_read(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    detail::stream_handle& h = check_open_stream(L, 1);
+    const lua_Integer len = luaL_optinteger(L, 2, default_read_size);
+    luaL_argcheck(L, len > 0, 2, "length must be > 0");
+    const std::uint64_t deadline = stream_deadline(L, 3, s);
+    if (h.buffered() > 0) {
+        return push_data(L, h.take(static_cast<std::size_t>(len)));
+    }
+    if (h.read_end() != 0) {
+        return push_fail(L, h.read_end());
+    }
+    detail::waiter& w = begin_wait(L, deadline);
+    if (w.waiting()) {
+        if (const int rc = h.wait_readable(w); rc < 0) {
+            sched(L).end_wait(w);
+            return push_fail(L, rc);
+        }
+    }
+    return finish_wait(L, w, &ktrampoline<read_k>, static_cast<lua_KContext>(len));
+}
+
+// write(data[, timeout]) -> true | fail; returns once the kernel has every byte.
+int stream_write(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    detail::stream_handle& h = check_open_stream(L, 1);
+    std::size_t len = 0;
+    const char* data = luaL_checklstring(L, 2, &len);
+    const std::uint64_t deadline = stream_deadline(L, 3, s);
+    const int n = h.try_write(data, len);
+    if (n < 0) {
+        return push_fail(L, n);
+    }
+    if (static_cast<std::size_t>(n) == len) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    detail::waiter& w = begin_wait(L, deadline);
+    // The rest is queued even if the wait ended at once (a pending cancel): a write
+    // reaches the wire whole or not at all.
+    if (const int rc = h.queue_write(w.waiting() ? &w : nullptr, data + n, len - n); rc < 0) {
+        sched(L).end_wait(w);
+        return push_fail(L, rc);
+    }
+    return finish_wait(L, w, &ktrampoline<status_k>);
+}
+
+int stream_listen(lua_State* L) {
+    detail::stream_handle& h = check_open_stream(L, 1);
+    const lua_Integer backlog = luaL_optinteger(L, 2, 128);
+    return push_status(L, h.listen(static_cast<int>(backlog)));
+}
+
+// accept(client[, timeout]) -> client | fail
+int stream_accept(lua_State* L);
+
+int accept_k(lua_State* L, int, lua_KContext) {
+    const detail::waiter& w = current_wait(L);
+    if (w.status() != detail::wait_status::notified) {
+        return push_wait_failure(L, w.status());
+    }
+    return stream_accept(L);  // a connection is pending (or a listen error): take it
+}
+
+int stream_accept(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    detail::stream_handle& server = check_open_stream(L, 1);
+    detail::stream_handle& client = check_open_stream(L, 2);
+    const std::uint64_t deadline = stream_deadline(L, 3, s);
+    const int rc = server.accept(client);
+    if (rc == 0) {
+        lua_settop(L, 2);
+        return 1;
+    }
+    if (rc != UV_EAGAIN) {
+        return push_fail(L, rc);
+    }
+    detail::waiter& w = begin_wait(L, deadline);
+    if (w.waiting()) {
+        server.wait_connection(w);
+    }
+    return finish_wait(L, w, &ktrampoline<accept_k>);
+}
+
+int stream_shutdown(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    detail::stream_handle& h = check_open_stream(L, 1);
+    detail::waiter& w = begin_wait(L, stream_deadline(L, 2, s));
+    if (w.waiting()) {
+        if (const int rc = h.shutdown(w); rc < 0) {
+            sched(L).end_wait(w);
+            return push_fail(L, rc);
+        }
+    }
+    return finish_wait(L, w, &ktrampoline<status_k>);
+}
+
+int stream_close(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    if (s.h != nullptr) {
+        std::exchange(s.h, nullptr)->close();
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int stream_readable(lua_State* L) {
+    lua_pushboolean(L, detail::stream_readable(check_open_stream(L, 1)));
+    return 1;
+}
+
+int stream_writable(lua_State* L) {
+    lua_pushboolean(L, detail::stream_writable(check_open_stream(L, 1)));
+    return 1;
+}
+
+int stream_settimeout(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        s.timeout = -1;
+    } else {
+        const lua_Number t = luaL_checknumber(L, 2);
+        luaL_argcheck(L, t >= 0, 2, "timeout must be >= 0");
+        s.timeout = t;
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+int stream_tostring(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    luaL_getmetafield(L, 1, "__name");
+    lua_pushfstring(L, s.h != nullptr ? "%s: %p" : "%s: %p (closed)", lua_tostring(L, -1),
+                    static_cast<void*>(&s));
+    return 1;
+}
+
+}  // namespace
+
+const luaL_Reg stream_methods[] = {
+    {"read", LUV_FN(stream_read)},         {"write", LUV_FN(stream_write)},
+    {"listen", LUV_FN(stream_listen)},     {"accept", LUV_FN(stream_accept)},
+    {"shutdown", LUV_FN(stream_shutdown)}, {"close", LUV_FN(stream_close)},
+    {"readable", LUV_FN(stream_readable)}, {"writable", LUV_FN(stream_writable)},
+    {"settimeout", LUV_FN(stream_settimeout)},
+    {nullptr, nullptr},
+};
+
+const luaL_Reg stream_metamethods[] = {
+    {"__gc", LUV_FN(stream_close)},
+    {"__close", LUV_FN(stream_close)},
+    {"__tostring", LUV_FN(stream_tostring)},
+    {nullptr, nullptr},
+};
+
+stream_object& push_stream(lua_State* L, const char* type, detail::stream_handle* h) {
+    auto* s = static_cast<stream_object*>(lua_newuserdatauv(L, sizeof(stream_object), 0));
+    s->h = h;
+    s->timeout = -1;
+    luaL_setmetatable(L, type);
+    return *s;
+}
+
+stream_object& check_stream(lua_State* L, int idx) {
+    void* p = luaL_testudata(L, idx, tcp_type);
+    if (p == nullptr) {
+        p = luaL_testudata(L, idx, pipe_type);
+    }
+    if (p == nullptr) {
+        luaL_typeerror(L, idx, "luv.tcp or luv.pipe");
+    }
+    return *static_cast<stream_object*>(p);
+}
+
+detail::stream_handle& check_open_stream(lua_State* L, int idx) {
+    stream_object& s = check_stream(L, idx);
+    if (s.h == nullptr) {
+        luaL_getmetafield(L, idx, "__name");
+        luaL_error(L, "attempt to use a closed %s", lua_tostring(L, -1));
+    }
+    return *s.h;
+}
+
+std::uint64_t stream_deadline(lua_State* L, int arg, const stream_object& s) {
+    if (!lua_isnoneornil(L, arg) || s.timeout < 0) {
+        return opt_deadline(L, arg);
+    }
+    lua_pushnumber(L, s.timeout);
+    const std::uint64_t deadline = opt_deadline(L, lua_gettop(L));
+    lua_pop(L, 1);
+    return deadline;
+}
+
+}  // namespace luv::lua

@@ -1,0 +1,35 @@
+// What luv.tcp and luv.pipe objects share: the userdata, and the stream methods (read,
+// write, listen, accept, shutdown, close, ...), registered into both classes.
+#pragma once
+
+#include <lua.hpp>
+
+#include "uv/stream.hpp"
+
+namespace luv::lua {
+
+struct stream_object {
+    detail::stream_handle* h;  // nullptr once closed
+    double timeout;            // seconds for every wait of this object; < 0: none
+};
+
+constexpr const char* tcp_type = "luv.tcp";
+constexpr const char* pipe_type = "luv.pipe";
+
+/// Pushes a new stream object of class `type` around `h`. Never suspends.
+stream_object& push_stream(lua_State* L, const char* type, detail::stream_handle* h);
+/// The stream object at `idx` (luv.tcp or luv.pipe); raises on anything else.
+stream_object& check_stream(lua_State* L, int idx);
+/// The same, raising "attempt to use a closed luv.tcp" once closed.
+detail::stream_handle& check_open_stream(lua_State* L, int idx);
+/// The deadline for a wait: the timeout argument at `arg` if given, else the object's.
+std::uint64_t stream_deadline(lua_State* L, int arg, const stream_object& s);
+
+/// The stream methods, for the classes to register.
+extern const luaL_Reg stream_methods[];
+extern const luaL_Reg stream_metamethods[];
+
+void open_tcp(lua_State* L);
+void open_pipe(lua_State* L);
+
+}  // namespace luv::lua
