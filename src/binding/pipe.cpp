@@ -46,7 +46,10 @@ int pipe_connect(lua_State* L) {
     const std::uint64_t deadline = stream_deadline(L, 3, s);
     detail::waiter& w = begin_wait(L, deadline);
     if (w.waiting()) {
-        h.connect_pipe(w, lua_tostring(L, 2));
+        if (const int rc = h.connect_pipe(w, lua_tostring(L, 2)); rc < 0) {
+            sched(L).end_wait(w);
+            return push_fail(L, rc, lua_tostring(L, 2));
+        }
     }
     return finish_wait(L, w, &ktrampoline<pipe_connect_k>);
 }

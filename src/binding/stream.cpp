@@ -26,6 +26,9 @@ int read_k(lua_State* L, int, lua_KContext ctx) {
     if (w.status() != detail::wait_status::notified) {
         return push_wait_failure(L, w.status());
     }
+    if (check_stream(L, 1).h == nullptr) {
+        return push_fail(L, UV_ECANCELED);  // woken, then closed by another fiber
+    }
     detail::stream_handle& h = check_open_stream(L, 1);
     if (h.buffered() > 0) {
         return push_data(L, h.take(static_cast<std::size_t>(ctx)));
@@ -93,6 +96,9 @@ int accept_k(lua_State* L, int, lua_KContext) {
     const detail::waiter& w = current_wait(L);
     if (w.status() != detail::wait_status::notified) {
         return push_wait_failure(L, w.status());
+    }
+    if (check_stream(L, 1).h == nullptr || check_stream(L, 2).h == nullptr) {
+        return push_fail(L, UV_ECANCELED);  // woken, then closed by another fiber
     }
     return stream_accept(L);  // a connection is pending (or a listen error): take it
 }

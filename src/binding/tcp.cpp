@@ -77,6 +77,9 @@ int resolved_k(lua_State* L, int, lua_KContext) {
         return push_wait_failure(L, w.status());
     }
     auto* p = static_cast<pending_connect*>(luaL_checkudata(L, 5, pending_type));
+    if (check_stream(L, 1).h == nullptr) {
+        return push_fail(L, UV_ECANCELED);
+    }
     if (p->result->status < 0) {
         return push_fail(L, p->result->status, lua_tostring(L, 2));
     }
@@ -104,6 +107,7 @@ int tcp_connect(lua_State* L) {
             sched(L).end_wait(w);
             return push_fail(L, rc, host);
         }
+        check_open_stream(L, 1).end_on_close(w);  // close() must not wait for the resolver
     }
     return finish_wait(L, w, &ktrampoline<resolved_k>);
 }

@@ -1,8 +1,11 @@
 #include "uv/stream.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <utility>
+
+#include <sys/un.h>
 
 #include "core/scheduler.hpp"
 #include "luv/error.hpp"
@@ -183,7 +186,11 @@ int stream_handle::queue_write(waiter* w, const char* data, std::size_t len) noe
 
 // ---- accepting, connecting, shutting down -----------------------------------------
 
-int stream_handle::listen(int backlog) noexcept { return uv_listen(stream(), backlog, &on_connection); }
+int stream_handle::listen(int backlog) noexcept {
+    const int rc = uv_listen(stream(), backlog, &on_connection);
+    listening_ = rc == 0;
+    return rc;
+}
 
 void stream_handle::on_connection(uv_stream_t* server, int status) {
     stream_handle& s = self(reinterpret_cast<uv_handle_t*>(server));
@@ -196,6 +203,9 @@ void stream_handle::on_connection(uv_stream_t* server, int status) {
 }
 
 int stream_handle::accept(stream_handle& client) noexcept {
+    if (!listening_) {
+        return UV_EINVAL;  // as accept(2) on a socket that does not listen
+    }
     if (pending_connections_ == 0) {
         return listen_error_ != 0 ? std::exchange(listen_error_, 0) : UV_EAGAIN;
     }
@@ -215,11 +225,20 @@ int stream_handle::connect(waiter& w, const sockaddr* addr) noexcept {
     return rc;
 }
 
-void stream_handle::connect_pipe(waiter& w, const char* path) noexcept {
+bool unix_path_fits(const char* path) noexcept {
+    // libuv 1.44 cuts a longer path short without saying so (later versions refuse it).
+    return std::strlen(path) < sizeof(sockaddr_un{}.sun_path);
+}
+
+int stream_handle::connect_pipe(waiter& w, const char* path) noexcept {
+    if (!unix_path_fits(path)) {
+        return UV_ENAMETOOLONG;
+    }
     auto* r = connect_request::start(w);
     uv_pipe_connect(&r->req, pipe(), path, [](uv_connect_t* req, int status) {
         connect_request::done(req, status);
     });
+    return 0;
 }
 
 int stream_handle::shutdown(waiter& w) noexcept {
@@ -243,6 +262,7 @@ void stream_handle::close() noexcept {
         r->complete(wait_status::cancelled);
     }
     acceptors_.notify_all(wait_status::cancelled);
+    closers_.notify_all(wait_status::cancelled);
     // Writes, connects and shutdowns in flight get UV_ECANCELED from libuv now.
     uv_close(reinterpret_cast<uv_handle_t*>(stream()),
              [](uv_handle_t* h) { delete static_cast<stream_handle*>(h->data); });

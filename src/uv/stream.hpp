@@ -21,6 +21,9 @@ namespace luv::detail {
 
 class scheduler;
 
+/// Whether `path` fits a unix-domain socket address (sun_path). Never suspends.
+bool unix_path_fits(const char* path) noexcept;
+
 class stream_handle {
 public:
     enum class type : std::uint8_t { tcp, pipe };
@@ -63,10 +66,14 @@ public:
     int accept(stream_handle& client) noexcept;
     /// Registers `w` (begun) to be woken by the next incoming connection or listen error.
     void wait_connection(waiter& w) noexcept { acceptors_.push(w); }
+    /// Ties a wait that is not the stream's own (a name resolution before a connect) to
+    /// the stream: closing the stream ends it with `cancelled`. Never suspends.
+    void end_on_close(waiter& w) noexcept { closers_.push(w); }
     /// Starts a TCP connect to `addr`; `w` (begun) is notified with w.value = status.
     int connect(waiter& w, const sockaddr* addr) noexcept;
     /// Starts a unix-domain connect to `path`; `w` is notified with w.value = status.
-    void connect_pipe(waiter& w, const char* path) noexcept;
+    /// Returns UV_ENAMETOOLONG (w untouched) for a path sun_path cannot hold.
+    int connect_pipe(waiter& w, const char* path) noexcept;
     /// Shuts the write side down once queued writes are done; `w` notified with status.
     int shutdown(waiter& w) noexcept;
 
@@ -97,6 +104,8 @@ private:
     int pending_connections_ = 0;
     int listen_error_ = 0;
     wait_queue acceptors_;
+    wait_queue closers_;
+    bool listening_ = false;
 };
 
 }  // namespace luv::detail

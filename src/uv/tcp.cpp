@@ -113,7 +113,12 @@ int tcp_peername(stream_handle& s, endpoint& out) noexcept {
     return rc < 0 ? rc : to_endpoint(ss, out);
 }
 
-int pipe_bind(stream_handle& s, const char* path) noexcept { return uv_pipe_bind(s.pipe(), path); }
+int pipe_bind(stream_handle& s, const char* path) noexcept {
+    if (!unix_path_fits(path)) {
+        return UV_ENAMETOOLONG;
+    }
+    return uv_pipe_bind(s.pipe(), path);
+}
 
 int pipe_open(stream_handle& s, int fd) noexcept { return uv_pipe_open(s.pipe(), fd); }
 
