@@ -27,7 +27,8 @@ end
 -- anyway, so that a type that disappears is reported instead of silently skipped;
 -- luv.thread is the main object only for now, so it may be absent.
 local expected_types = { ["luv.fiber"] = true, ["luv.timer"] = true, ["luv.idle"] = true,
-                         ["luv.thread"] = false }
+                         ["luv.main"] = true, ["luv.tcp"] = true, ["luv.pipe"] = true,
+                         ["luv.udp"] = true }
 
 ---------------------------------------------------------------------------------------
 -- What the module offers.

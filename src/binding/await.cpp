@@ -99,6 +99,15 @@ std::uint64_t opt_deadline(lua_State* L, int arg) {
                                                 : static_cast<std::uint64_t>(ms));
 }
 
+std::uint64_t object_deadline(lua_State* L, int arg, double object_timeout) {
+    if (!lua_isnoneornil(L, arg) || object_timeout < 0) {
+        return opt_deadline(L, arg);
+    }
+    const double ms = std::ceil(object_timeout * 1000.0);
+    return sched(L).deadline_after_ms(ms > 9e15 ? static_cast<std::uint64_t>(9e15)
+                                                : static_cast<std::uint64_t>(ms));
+}
+
 int notified_k(lua_State* L, int, lua_KContext) {
     const detail::wait_status how = current_wait(L).status();
     if (how == detail::wait_status::notified) {

@@ -45,6 +45,10 @@ int notified_k(lua_State* L, int status, lua_KContext ctx);
 /// shutdown): true for 0, the fail triple for an error or a wait that did not complete.
 int status_k(lua_State* L, int status, lua_KContext ctx);
 
+/// The deadline of a wait of an object with its own timeout (settimeout): the timeout
+/// argument at `arg` if given, else `object_timeout` seconds (< 0: none).
+std::uint64_t object_deadline(lua_State* L, int arg, double object_timeout);
+
 /// Pushes `nil, "ENAME: message", "ENAME"` for a libuv status; returns 3.
 int push_fail(lua_State* L, int status);
 /// The same with what failed appended: `nil, "ENOENT: no such file or directory: /x",

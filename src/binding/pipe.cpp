@@ -71,13 +71,7 @@ const luaL_Reg pipe_methods[] = {
 }  // namespace
 
 void open_pipe(lua_State* L) {
-    luaL_newmetatable(L, pipe_type);
-    luaL_setfuncs(L, stream_metamethods, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, stream_methods, 0);
-    luaL_setfuncs(L, pipe_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    new_stream_class(L, pipe_type, pipe_methods);
 
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, LUV_FN(pipe_create));

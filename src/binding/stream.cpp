@@ -176,8 +176,6 @@ int stream_tostring(lua_State* L) {
     return 1;
 }
 
-}  // namespace
-
 const luaL_Reg stream_methods[] = {
     {"read", LUV_FN(stream_read)},         {"write", LUV_FN(stream_write)},
     {"listen", LUV_FN(stream_listen)},     {"accept", LUV_FN(stream_accept)},
@@ -193,6 +191,18 @@ const luaL_Reg stream_metamethods[] = {
     {"__tostring", LUV_FN(stream_tostring)},
     {nullptr, nullptr},
 };
+
+}  // namespace
+
+void new_stream_class(lua_State* L, const char* type, const luaL_Reg* own_methods) {
+    luaL_newmetatable(L, type);
+    luaL_setfuncs(L, stream_metamethods, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, stream_methods, 0);
+    luaL_setfuncs(L, own_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
 
 stream_object& push_stream(lua_State* L, const char* type, detail::stream_handle* h) {
     auto* s = static_cast<stream_object*>(lua_newuserdatauv(L, sizeof(stream_object), 0));
@@ -223,13 +233,7 @@ detail::stream_handle& check_open_stream(lua_State* L, int idx) {
 }
 
 std::uint64_t stream_deadline(lua_State* L, int arg, const stream_object& s) {
-    if (!lua_isnoneornil(L, arg) || s.timeout < 0) {
-        return opt_deadline(L, arg);
-    }
-    lua_pushnumber(L, s.timeout);
-    const std::uint64_t deadline = opt_deadline(L, lua_gettop(L));
-    lua_pop(L, 1);
-    return deadline;
+    return object_deadline(L, arg, s.timeout);
 }
 
 }  // namespace luv::lua

@@ -25,9 +25,8 @@ detail::stream_handle& check_open_stream(lua_State* L, int idx);
 /// The deadline for a wait: the timeout argument at `arg` if given, else the object's.
 std::uint64_t stream_deadline(lua_State* L, int arg, const stream_object& s);
 
-/// The stream methods, for the classes to register.
-extern const luaL_Reg stream_methods[];
-extern const luaL_Reg stream_metamethods[];
+/// Registers the class `type`: the stream methods plus `own_methods`. Never suspends.
+void new_stream_class(lua_State* L, const char* type, const luaL_Reg* own_methods);
 
 void open_tcp(lua_State* L);
 void open_pipe(lua_State* L);

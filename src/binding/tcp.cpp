@@ -1,46 +1,21 @@
 // luv.net.tcp(): TCP sockets. Stream methods come from binding/stream.cpp; the libuv side
 // is src/uv/stream.cpp and src/uv/tcp.cpp.
-#include <memory>
-#include <new>
-
+#include "binding/address.hpp"
 #include "binding/await.hpp"
 #include "binding/handle.hpp"
 #include "binding/stream.hpp"
 #include "binding/trampoline.hpp"
 #include "core/scheduler.hpp"
+#include "uv/address.hpp"
+#include "uv/dns.hpp"
 #include "uv/tcp.hpp"
 
 namespace luv::lua {
 namespace {
 
-constexpr const char* pending_type = "luv.tcp.pending";
-
-// A name resolution in flight for connect(): kept on the fiber's Lua stack, so that it
-// lives exactly as long as the call; the resolver shares the result it writes into.
-struct pending_connect {
-    std::shared_ptr<detail::resolved> result;
-    std::uint64_t deadline;
-};
-
 detail::stream_handle& check_tcp(lua_State* L) {
     luaL_checkudata(L, 1, tcp_type);
     return check_open_stream(L, 1);
-}
-
-int check_port(lua_State* L, int arg) {
-    const lua_Integer port = luaL_checkinteger(L, arg);
-    luaL_argcheck(L, port >= 0 && port <= 65535, arg, "port must be 0..65535");
-    return static_cast<int>(port);
-}
-
-void push_endpoint(lua_State* L, const detail::endpoint& e) {
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, e.family.c_str());
-    lua_setfield(L, -2, "family");
-    lua_pushstring(L, e.address.c_str());
-    lua_setfield(L, -2, "address");
-    lua_pushinteger(L, e.port);
-    lua_setfield(L, -2, "port");
 }
 
 int tcp_new(lua_State* L) {
@@ -53,7 +28,7 @@ int tcp_bind(lua_State* L) {
     const char* host = luaL_checkstring(L, 2);
     const int port = check_port(L, 3);
     sockaddr_storage addr{};
-    if (const int rc = detail::parse_ip(host, port, addr); rc < 0) {
+    if (const int rc = detail::parse_address(host, port, addr); rc < 0) {
         return push_fail(L, rc, host);
     }
     return push_status(L, detail::tcp_bind(h, reinterpret_cast<const sockaddr*>(&addr)));
@@ -71,67 +46,76 @@ int start_connect(lua_State* L, const sockaddr* addr, std::uint64_t deadline) {
     return finish_wait(L, w, &ktrampoline<status_k>);
 }
 
-int resolved_k(lua_State* L, int, lua_KContext) {
+// Stack: 1 tcp, 2 host, 3 port, 4 timeout, 5 the deadline of the whole connect.
+int resolved_k(lua_State* L, int, lua_KContext ctx) {
     const detail::waiter& w = current_wait(L);
     if (w.status() != detail::wait_status::notified) {
-        return push_wait_failure(L, w.status());
+        return push_wait_failure(L, w.status());  // the request frees itself
     }
-    auto* p = static_cast<pending_connect*>(luaL_checkudata(L, 5, pending_type));
+    auto* r = reinterpret_cast<detail::getaddrinfo_request*>(ctx);
+    sockaddr_storage addr{};
+    int status = r->status();
+    if (status == 0) {
+        status = r->first(static_cast<int>(lua_tointeger(L, 3)), addr);
+    }
+    r->finish();
+    if (status < 0) {
+        return push_fail(L, status, lua_tostring(L, 2));
+    }
     if (check_stream(L, 1).h == nullptr) {
-        return push_fail(L, UV_ECANCELED);
+        return push_fail(L, UV_ECANCELED);  // closed while the name was resolved
     }
-    if (p->result->status < 0) {
-        return push_fail(L, p->result->status, lua_tostring(L, 2));
-    }
-    return start_connect(L, reinterpret_cast<const sockaddr*>(&p->result->addr), p->deadline);
+    const auto deadline = static_cast<std::uint64_t>(lua_tointeger(L, 5));
+    return start_connect(L, reinterpret_cast<const sockaddr*>(&addr), deadline);
 }
 
 // connect(host, port[, timeout]) -> true | fail. A host name is resolved on the
-// threadpool first, so the loop never blocks on DNS.
+// threadpool first, so the loop never blocks on DNS; the timeout covers both steps.
 int tcp_connect(lua_State* L) {
     stream_object& s = check_stream(L, 1);
-    check_tcp(L);
+    detail::stream_handle& h = check_tcp(L);
     const char* host = luaL_checkstring(L, 2);
     const int port = check_port(L, 3);
     const std::uint64_t deadline = stream_deadline(L, 4, s);
     sockaddr_storage addr{};
-    if (detail::parse_ip(host, port, addr) == 0) {
+    if (detail::parse_address(host, port, addr) == 0) {
         return start_connect(L, reinterpret_cast<const sockaddr*>(&addr), deadline);
     }
+    ::addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int status = 0;
+    auto* r = detail::getaddrinfo_request::start(sched(L).loop(), host, nullptr, &hints, status);
+    if (r == nullptr) {
+        return push_fail(L, status, host);
+    }
     lua_settop(L, 4);
-    auto* p = new (lua_newuserdatauv(L, sizeof(pending_connect), 0)) pending_connect{{}, deadline};
-    luaL_setmetatable(L, pending_type);
+    lua_pushinteger(L, static_cast<lua_Integer>(deadline));
     detail::waiter& w = begin_wait(L, deadline);
     if (w.waiting()) {
-        if (const int rc = detail::resolve_start(sched(L), w, host, port, p->result); rc < 0) {
-            sched(L).end_wait(w);
-            return push_fail(L, rc, host);
-        }
-        check_open_stream(L, 1).end_on_close(w);  // close() must not wait for the resolver
+        r->attach(w);
+        h.end_on_close(w);  // close() must not wait for the resolver
+    } else {
+        r->detach();
     }
-    return finish_wait(L, w, &ktrampoline<resolved_k>);
-}
-
-int pending_gc(lua_State* L) {
-    static_cast<pending_connect*>(lua_touserdata(L, 1))->~pending_connect();
-    return 0;
+    return finish_wait(L, w, &ktrampoline<resolved_k>, reinterpret_cast<lua_KContext>(r));
 }
 
 int tcp_getsockname(lua_State* L) {
-    detail::endpoint e;
-    if (const int rc = detail::tcp_sockname(check_tcp(L), e); rc < 0) {
+    sockaddr_storage addr{};
+    if (const int rc = detail::tcp_sockname(check_tcp(L), addr); rc < 0) {
         return push_fail(L, rc);
     }
-    push_endpoint(L, e);
+    push_address(L, reinterpret_cast<const sockaddr*>(&addr));
     return 1;
 }
 
 int tcp_getpeername(lua_State* L) {
-    detail::endpoint e;
-    if (const int rc = detail::tcp_peername(check_tcp(L), e); rc < 0) {
+    sockaddr_storage addr{};
+    if (const int rc = detail::tcp_peername(check_tcp(L), addr); rc < 0) {
         return push_fail(L, rc);
     }
-    push_endpoint(L, e);
+    push_address(L, reinterpret_cast<const sockaddr*>(&addr));
     return 1;
 }
 
@@ -163,18 +147,7 @@ const luaL_Reg tcp_methods[] = {
 }  // namespace
 
 void open_tcp(lua_State* L) {
-    luaL_newmetatable(L, pending_type);
-    lua_pushcfunction(L, &pending_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-
-    luaL_newmetatable(L, tcp_type);
-    luaL_setfuncs(L, stream_metamethods, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, stream_methods, 0);
-    luaL_setfuncs(L, tcp_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    new_stream_class(L, tcp_type, tcp_methods);
 
     luaL_getsubtable(L, -1, "net");
     lua_pushcfunction(L, LUV_FN(tcp_new));

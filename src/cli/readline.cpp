@@ -62,7 +62,7 @@ int readline_(lua_State* L) {
         auto* request = detail::work_request::start(
             lua::sched(L), w, [result] { read_line(*result); }, status);
         if (request == nullptr) {
-            w.complete(detail::wait_status::cancelled);
+            lua::sched(L).end_wait(w);
             return lua::push_fail(L, status);
         }
         p = new pending{request, std::move(result)};

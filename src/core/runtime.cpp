@@ -51,12 +51,33 @@ runtime::~runtime() {
     detail::unwind_native_fibers(*impl_->sched);
     impl_->sched->close();
     uv_loop_t* loop = &impl_->loop;
+    // Handles nobody closed are closed now (their owners leaked them).
+    uv_walk(loop, &close_any, nullptr);
+    uv_run(loop, UV_RUN_NOWAIT);
+    // Requests still on the threadpool (a name resolution, a file read) write into the
+    // loop when they end: wait for them, a second at most. One that never ends (a read
+    // nobody will ever answer) leaves the loop allocated rather than freed under it.
+    uv_timer_t bound;
+    uv_timer_init(loop, &bound);
+    bool timed_out = false;
+    bound.data = &timed_out;
+    uv_timer_start(&bound, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 1000, 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&bound));
+    while (!timed_out && uv_loop_alive(loop) != 0) {
+        uv_ref(reinterpret_cast<uv_handle_t*>(&bound));
+        uv_run(loop, UV_RUN_ONCE);
+        uv_unref(reinterpret_cast<uv_handle_t*>(&bound));
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&bound), nullptr);
     uv_run(loop, UV_RUN_NOWAIT);
     if (uv_loop_close(loop) == UV_EBUSY) {
-        // Handles nobody closed: close them so the loop can go. Their owners leaked them.
-        uv_walk(loop, &close_any, nullptr);
-        uv_run(loop, UV_RUN_NOWAIT);
-        uv_loop_close(loop);
+        impl_.release();  // deliberately leaked: libuv still owns part of it
+        detail::remove_overflow_guard();
+        if (current_runtime == this) {
+            current_runtime = nullptr;
+            detail::current_scheduler = nullptr;
+        }
+        return;
     }
     impl_->sched.reset();
     detail::remove_overflow_guard();

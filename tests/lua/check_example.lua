@@ -3,7 +3,8 @@
 --   lua5.4 check_example.lua <interpreter> <examples/lua/name.lua>
 --
 -- The interpreter is lua5.4 or the luv command; stderr is merged into the output, and
--- the example must exit with status 0.
+-- the example must exit with status 0. A client example (echo_client) runs against its
+-- server example (echo_server), which this script starts first and stops afterwards.
 local interpreter, script = arg[1], arg[2]
 assert(interpreter and script, "usage: check_example.lua <interpreter> <example.lua>")
 
@@ -67,16 +68,87 @@ function checks.sleepers(lines)
   matching(lines, "^wake%-up order: ", { "wake-up order: 0 20 40 60 80 100 120 140" })
 end
 
+function checks.copy(lines)
+  -- Run without arguments, copy.lua copies a 200,000-byte file of its own in 64 KiB reads.
+  matching(lines, ".", { "copied 200000 bytes in 4 reads", "identical:\ttrue" })
+end
+
+function checks.echo_client(lines)
+  matching(lines, ".", { "you said: hello", "you said: fibers", "you said: goodbye" })
+end
+
+-- Examples that are clients of another example: the server is started first, with the
+-- same interpreter, in the background, on a free port that both are given as arg[1]; it
+-- is stopped once the client is done.
+local servers = { echo_client = "echo_server.lua" }
+
 local name = script:match("([^/]+)%.lua$")
 local check = assert(checks[name], "no check for the example " .. tostring(name))
 
-local pipe = assert(io.popen(quote(interpreter) .. " " .. quote(script) .. " 2>&1"))
-local output = pipe:read("a")
-local _, how, code = pipe:close()
+local server = {}
+
+local function start_server(file)
+  local luv = require("luv")
+  local probe = luv.net.tcp()
+  assert(probe:bind("127.0.0.1", 0))
+  server.port = probe:getsockname().port
+  probe:close()
+  server.log = os.tmpname()
+  local command = ("timeout 60 %s %s %d >%s 2>&1 & echo $!"):format(
+    quote(interpreter), quote(file), server.port, quote(server.log))
+  local p = assert(io.popen(command))
+  server.pid = tonumber(p:read("l"))
+  p:close()
+  assert(server.pid, "could not start " .. file)
+  -- Wait until it accepts connections: at most 5 seconds.
+  for _ = 1, 100 do
+    local c = luv.net.tcp()
+    local connected = c:connect("127.0.0.1", server.port, 1)
+    c:close()
+    if connected then return end
+    luv.sleep(0.05)
+  end
+  error(("%s does not accept connections on port %d"):format(file, server.port))
+end
+
+local function stop_server()
+  if server.pid then
+    os.execute(("kill %d 2>/dev/null"):format(server.pid))
+    server.pid = nil
+  end
+  if server.log then
+    local f = io.open(server.log)
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    os.remove(server.log)
+    server.log = nil
+    return text
+  end
+  return ""
+end
+
+local started, start_err = true, nil
+if servers[name] then
+  local file = script:gsub("[^/]+%.lua$", servers[name])
+  started, start_err = pcall(start_server, file)
+end
+
+local output, how, code = "", "exit", 0
+if started then
+  local command = quote(interpreter) .. " " .. quote(script)
+  if server.port then command = command .. " " .. server.port end
+  local pipe = assert(io.popen(command .. " 2>&1"))
+  output = pipe:read("a")
+  how, code = select(2, pipe:close())
+end
+local server_output = stop_server()
 io.write(output)
 
 local ok, err = pcall(function()
+  assert(started, start_err)
   assert(how == "exit" and code == 0, ("the example ended with %s %s"):format(how, code))
+  -- a server prints nothing, unless it fails
+  assert(server_output == "", "the server printed:\n" .. server_output)
   check(lines_of(output))
 end)
 if not ok then

@@ -1,0 +1,252 @@
+// luv::fs: open, write, read, stat and unlink from a fiber and from the thread; failures
+// that name the path; and a cancelled read whose request outlives the wait, keeps its
+// descriptor open until it ends, and then frees itself.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "luv/error.hpp"
+#include "luv/fiber.hpp"
+#include "luv/fs.hpp"
+#include "support.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// A directory made by luv::fs::mkdtemp, removed with everything in it at the end.
+class temp_dir {
+public:
+    temp_dir() {
+        const char* tmp = std::getenv("TMPDIR");
+        path = luv::fs::mkdtemp(std::string(tmp != nullptr ? tmp : "/tmp") + "/luv-cpp-fs-XXXXXX");
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    std::string operator/(const std::string& name) const { return path + "/" + name; }
+    std::string path;
+};
+
+template <class F>
+int uv_status_of(F&& f) {
+    try {
+        f();
+    } catch (const luv::system_error& e) {
+        return e.status();
+    }
+    return 0;
+}
+
+// Where /proc/self/fd/<fd> points, or "" if the descriptor is not open.
+std::string fd_target(int fd) {
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+    return ec ? std::string() : p.string();
+}
+
+// How many threads of this process sit in a system call whose first argument is `fd`
+// (/proc/<pid>/task/<tid>/syscall: the call's number, then its arguments in hex), or -1
+// if the kernel does not say.
+int threads_in_syscall_on(int fd) {
+    int count = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+        std::ifstream in(task.path() / "syscall");
+        long nr = 0;
+        std::string arg1;
+        if (!(in >> nr >> arg1)) {
+            if (!in.is_open()) {
+                return -1;
+            }
+            continue;  // "running"
+        }
+        if (std::stol(arg1, nullptr, 16) == fd) {
+            ++count;
+        }
+    }
+    return ec ? -1 : count;
+}
+
+// Waits until a threadpool thread is blocked in a read of `fd`, so that a cancel finds
+// the request running, not queued. Suspends the calling fiber.
+void wait_blocked_read(int fd) {
+    for (int i = 0; i < 5000; ++i) {
+        const int n = threads_in_syscall_on(fd);
+        if (n > 0) {
+            return;
+        }
+        luv::this_fiber::sleep_for(n < 0 ? 100ms : 1ms);
+        if (n < 0) {
+            return;  // no /proc/.../syscall: the time will have to do
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("open, write, read, stat and unlink from a fiber", "[fs]") {
+    luv::runtime rt;
+    std::string read_back, tail;
+    luv::fs::stat_info st;
+    bool gone = false;
+    luv::spawn([&] {
+        temp_dir dir;
+        const std::string p = dir / "a";
+        {
+            luv::fs::file f(p, "w");
+            CHECK(f.is_open());
+            CHECK(f.write("hello ") == 6);
+            CHECK(f.write("world") == 5);  // at the position, after the first
+        }
+        luv::fs::file f(p);
+        read_back = f.read();
+        tail = f.read();  // at the end
+        CHECK(f.read(3, 1) == "ell");
+        st = luv::fs::stat(p);
+        CHECK(f.stat().ino == st.ino);
+        f.close();
+        CHECK_FALSE(f.is_open());
+        CHECK(f.fd() == -1);
+        luv::fs::unlink(p);
+        gone = !luv::fs::access(p);
+        CHECK(luv::fs::readdir(dir.path).empty());
+    });
+    rt.run();
+
+    CHECK(read_back == "hello world");
+    CHECK(tail.empty());
+    CHECK(st.size == 11);
+    CHECK(st.type == luv::fs::file_type::file);
+    CHECK((st.mode & S_IFMT) == S_IFREG);
+    CHECK(st.mtime > 1e9);
+    CHECK(gone);
+    REQUIRE_LOOP_CLEAN(rt);
+}
+
+TEST_CASE("the thread itself may call luv::fs; it runs the loop meanwhile", "[fs]") {
+    luv::runtime rt;
+    temp_dir dir;
+    int ticks = 0;
+    luv::spawn([&] {
+        for (int i = 0; i < 3; ++i) {
+            luv::this_fiber::sleep_for(1ms);
+            ++ticks;
+        }
+    });
+    {
+        luv::fs::file f(dir / "x", "w+");
+        f.write("abc");
+        CHECK(f.read(10, 0) == "abc");
+    }
+    luv::fs::mkdir(dir / "sub", 0700);
+    luv::fs::symlink("x", dir / "ln");
+    CHECK(luv::fs::readlink(dir / "ln") == "x");
+    CHECK(luv::fs::lstat(dir / "ln").type == luv::fs::file_type::symlink);
+    const auto entries = luv::fs::scandir(dir.path);
+    REQUIRE(entries.size() == 3);
+    CHECK(entries[0].name == "ln");
+    CHECK(entries[1].name == "sub");
+    CHECK(entries[1].type == luv::fs::file_type::directory);
+    CHECK(entries[2].name == "x");
+    rt.run();
+
+    CHECK(ticks == 3);
+    REQUIRE_LOOP_CLEAN(rt);
+}
+
+TEST_CASE("failures throw luv::system_error naming the path", "[fs]") {
+    luv::runtime rt;
+    temp_dir dir;
+    const std::string missing = dir / "missing";
+    std::string what;
+    try {
+        luv::fs::file f(missing);
+    } catch (const luv::system_error& e) {
+        CHECK(e.status() == UV_ENOENT);
+        CHECK(e.code() == std::errc::no_such_file_or_directory);
+        what = e.what();
+    }
+    CHECK(what == "open " + missing + ": ENOENT: no such file or directory");
+    CHECK(uv_status_of([&] { luv::fs::rename(missing, dir / "b"); }) == UV_ENOENT);
+    CHECK(uv_status_of([&] { luv::fs::mkdir(dir.path); }) == UV_EEXIST);
+    CHECK(uv_status_of([&] { luv::fs::rmdir(missing); }) == UV_ENOENT);
+    CHECK_THROWS_AS(luv::fs::file(dir / "x", "q"), std::invalid_argument);
+    luv::fs::file closed;
+    CHECK(uv_status_of([&] { closed.read(); }) == UV_EBADF);
+    REQUIRE_LOOP_CLEAN(rt);
+}
+
+TEST_CASE("sendfile and copyfile copy whole files", "[fs]") {
+    luv::runtime rt;
+    temp_dir dir;
+    {
+        luv::fs::file f(dir / "src", "w");
+        f.write(std::string(200000, 'z'));
+    }
+    luv::fs::file in(dir / "src");
+    luv::fs::file out(dir / "dst", "w+");
+    CHECK(luv::fs::sendfile(out, in) == 200000);
+    CHECK(luv::fs::sendfile(out, in, 199990, 5) == 5);
+    CHECK(out.stat().size == 200005);
+    luv::fs::copyfile(dir / "src", dir / "copy");
+    CHECK(luv::fs::stat(dir / "copy").size == 200000);
+    CHECK(uv_status_of([&] {
+              luv::fs::copyfile(dir / "src", dir / "copy", luv::fs::copy_exclusive);
+          }) == UV_EEXIST);
+    REQUIRE_LOOP_CLEAN(rt);
+}
+
+// The read of a FIFO that no one writes to blocks a threadpool thread. Cancelling the
+// fiber ends its wait at once; the request lives on until the read returns, the file's
+// close is deferred until then, and the request frees itself (ASan would see a leak).
+TEST_CASE("a cancelled read returns UV_ECANCELED; its request frees itself later", "[fs]") {
+    luv::runtime rt;
+    temp_dir dir;
+    const std::string fifo = dir / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    int status = 0;
+    int fd = -1;
+    bool open_while_in_flight = false;
+    luv::spawn([&] {
+        luv::fs::file f(fifo, "r+");  // O_RDWR: does not wait for a writer
+        fd = f.fd();
+        auto reader = luv::spawn([&] { status = uv_status_of([&] { f.read(); }); });
+        wait_blocked_read(fd);
+        reader.cancel();
+        reader.join();
+        f.close();
+        open_while_in_flight = fd_target(fd) == fifo;
+        luv::fs::file w(fifo, "w");
+        w.write("x");  // ends the abandoned read
+    });
+    rt.run();  // returns only once the request is done: it keeps the loop alive
+
+    CHECK(status == UV_ECANCELED);
+    CHECK(open_while_in_flight);
+    CHECK(fd_target(fd) != fifo);
+    REQUIRE_LOOP_CLEAN(rt);
+}
+
+TEST_CASE("cwd, chdir and exepath", "[fs]") {
+    luv::runtime rt;
+    temp_dir dir;
+    const std::string here = luv::fs::cwd();
+    luv::fs::chdir(dir.path);
+    CHECK(luv::fs::cwd() == luv::fs::realpath(dir.path));
+    luv::fs::chdir(here);
+    CHECK(luv::fs::cwd() == here);
+    CHECK(uv_status_of([&] { luv::fs::chdir(dir / "missing"); }) == UV_ENOENT);
+    CHECK(luv::fs::exepath().find("luv-cpp-tests") != std::string::npos);
+    REQUIRE_LOOP_CLEAN(rt);
+}
