@@ -11,6 +11,8 @@
 #include <new>
 #include <utility>
 
+#include <unistd.h>
+
 #include "binding/await.hpp"
 #include "binding/handle.hpp"
 #include "binding/module.hpp"
@@ -428,6 +430,13 @@ int file_read(lua_State* L) {
 
 int file_write(lua_State* L) {
     fs_args a = on_file(L);
+    // What print() and io.write left in C's buffers goes out first, so that output
+    // through luv.stdout and through Lua's own functions keeps its order.
+    if (const int fd = check_file(L, 1).fd(); fd == STDOUT_FILENO) {
+        std::fflush(stdout);
+    } else if (fd == STDERR_FILENO) {
+        std::fflush(stderr);
+    }
     a.data = check_bytes(L, 2);
     a.offset = opt_offset(L, 3, -1);
     return await_fs<push_count>(L, fs_op::write, a);
@@ -527,6 +536,19 @@ void open_fs(lua_State* L) {
     new_class(L, file_class, file_methods, file_metamethods);
     luaL_newlib(L, module);
     lua_setfield(L, -2, "fs");
+    // luv.stdin, luv.stdout, luv.stderr: file objects on fds 0, 1, 2 that do not own them.
+    // Their reads and writes run on the threadpool like any file's, so they work the same
+    // whether the descriptor is a terminal, a pipe or a file, never change its flags
+    // (libuv's streams would make it non-blocking under print()), and closing them (or
+    // the Lua state) leaves the descriptors open: no output is lost at exit.
+    const struct {
+        const char* name;
+        int fd;
+    } stdio[] = {{"stdin", STDIN_FILENO}, {"stdout", STDOUT_FILENO}, {"stderr", STDERR_FILENO}};
+    for (const auto& s : stdio) {
+        push_handle<fs_file>(L, file_class, fs_file::borrow(s.fd, s.name));
+        lua_setfield(L, -2, s.name);
+    }
 }
 
 }  // namespace luv::lua

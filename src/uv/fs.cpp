@@ -74,6 +74,12 @@ luv::fs::stat_info convert(const uv_stat_t& s) noexcept {
 
 fs_file* fs_file::adopt(int fd, std::string_view path) { return new fs_file(fd, path); }
 
+fs_file* fs_file::borrow(int fd, std::string_view name) {
+    auto* f = new fs_file(fd, name);
+    f->borrowed_ = true;
+    return f;
+}
+
 int fs_file::close() noexcept {
     // Wakes the fibers whose requests run on this file; each request lets go of the file
     // when libuv is done with it, and the last one closes the descriptor.
@@ -91,7 +97,7 @@ void fs_file::release() noexcept {
 }
 
 int fs_file::destroy() noexcept {
-    const int rc = close_now(fd_);
+    const int rc = borrowed_ ? 0 : close_now(fd_);
     delete this;
     return rc;
 }

@@ -31,6 +31,9 @@ class fs_file {
 public:
     /// Takes over `fd`, opened on `path` (kept for error messages).
     static fs_file* adopt(int fd, std::string_view path);
+    /// Uses `fd` without owning it: closing the object never closes the descriptor (the
+    /// process's standard input, output and error).
+    static fs_file* borrow(int fd, std::string_view name);
 
     int fd() const noexcept { return fd_; }
     const std::string& path() const noexcept { return path_; }
@@ -55,6 +58,7 @@ private:
     int fd_;
     std::string path_;
     unsigned refs_ = 1;
+    bool borrowed_ = false;
 };
 
 enum class fs_op : std::uint8_t {

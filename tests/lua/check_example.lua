@@ -73,6 +73,14 @@ function checks.copy(lines)
   matching(lines, ".", { "copied 200000 bytes in 4 reads", "identical:\ttrue" })
 end
 
+function checks.cat(lines)
+  -- Fed the three lines below on stdin; the byte count goes to stderr (merged here).
+  matching(lines, ".", { "one", "two", "three", "cat: 14 bytes" })
+end
+
+-- Examples that read standard input get this text piped in.
+local inputs = { cat = "one\ntwo\nthree\n" }
+
 function checks.echo_client(lines)
   matching(lines, ".", { "you said: hello", "you said: fibers", "you said: goodbye" })
 end
@@ -137,6 +145,7 @@ local output, how, code = "", "exit", 0
 if started then
   local command = quote(interpreter) .. " " .. quote(script)
   if server.port then command = command .. " " .. server.port end
+  if inputs[name] then command = "printf " .. quote(inputs[name]) .. " | " .. command end
   local pipe = assert(io.popen(command .. " 2>&1"))
   output = pipe:read("a")
   how, code = select(2, pipe:close())
