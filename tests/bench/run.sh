@@ -12,6 +12,8 @@
 #                     Debian's lua-copas (Copas 1.1.7) has no sleep/pause: without this
 #                     the copas column stays empty.
 #   QUICK=1           a smoke run: one repeat, a tenth of the work for the speed shapes
+#   ECHO_SECONDS=2    the timed window of each TCP echo rate (after 0.5 s of warm-up)
+#   ONLY=regex        run only the programs whose file name matches, e.g. ONLY=echo_
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,14 +23,19 @@ BUILD=$(cd "${1:-./build}" 2>/dev/null && pwd) || {
 }
 LUA=${LUA:-lua5.4}
 REPEAT=${REPEAT:-3}
+ECHO_SECONDS=${ECHO_SECONDS:-2}
 div=1
 if [ "${QUICK:-0}" = 1 ]; then
     REPEAT=1
     div=10
+    ECHO_SECONDS=0.5
 fi
+# The 10k-connections shape needs 10,000 descriptors in the server and in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+server_pid=
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
 results=$work/results.txt
 : >"$results"
 
@@ -50,7 +57,7 @@ clean=(env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 -u LUA_C
        "LUA_PATH=$HERE/?.lua;${COPAS_LUA_PATH:+$COPAS_LUA_PATH;};")
 ours=("${clean[@]}" "LUA_CPATH=$BUILD/?.so;;")
 
-c_programs=(switch_capi sleepers_libuv timers_libuv)
+c_programs=(switch_capi sleepers_libuv timers_libuv echo_libuv echo_load)
 bin=$work
 targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null)
 if grep -q '^tests/bench/switch_capi:' <<<"$targets"; then
@@ -61,7 +68,7 @@ if grep -q '^tests/bench/switch_capi:' <<<"$targets"; then
         note "building the C benchmarks with ninja failed"
     fi
 else
-    for p in sleepers_libuv timers_libuv; do
+    for p in sleepers_libuv timers_libuv echo_libuv echo_load; do
         # shellcheck disable=SC2046
         cc -O2 -o "$work/$p" "$HERE/$p.c" $(pkg-config --cflags --libs libuv) ||
             note "cannot compile $p.c"
@@ -110,7 +117,9 @@ versions=$("${clean[@]}" "$LUA" -e '
 # whose results get the suffix _thp: the 100k-sleepers shape is mostly first-touch page faults;
 # warmup: a throwaway run that takes ~100 MB on huge pages first, whichever way the round
 # runs: the first process that wants that many huge pages after small ones pays for the
-# kernel's compaction, 0.15 s -> 0.5 s here)
+# kernel's compaction, 0.15 s -> 0.5 s here; echo: a TCP echo server driven by echo_load,
+# N is the mode, see run_echo; luv's and C libuv's rtt jobs run back to back, whichever
+# way the round runs, because the machine's speed for this shape drifts between rounds)
 jobs=(
     "luv     luv switch_luv.lua       $((5000000 / div))"
     "luv     luv pingpong_luv.lua     $((8000000 / div))"
@@ -142,10 +151,88 @@ jobs=(
     "lua     lua spawn_lua.lua        $((1000000 / div))"
     "cqueues lua spawn_cqueues.lua    $((1000000 / div))"
     "copas   lua spawn_copas.lua      $((500000 / div))"
+    "luv     luv echo_luv.lua         rtt   echo"
+    "libuv   bin echo_libuv           rtt   echo"
+    "luvit   lua echo_luvit.lua       rtt   echo"
+    "cqueues lua echo_cqueues.lua     rtt   echo"
+    "copas   lua echo_copas.lua       rtt   echo"
+    "luv     luv echo_luv.lua         idle  echo"
+    "luvit   lua echo_luvit.lua       idle  echo"
+    "cqueues lua echo_cqueues.lua     idle  echo"
+    "copas   lua echo_copas.lua       idle  echo"
+    "libuv   bin echo_libuv           idle  echo"
+    "luv     luv echo_luv.lua         hold  echo"
+    "luvit   lua echo_luvit.lua       hold  echo"
+    "cqueues lua echo_cqueues.lua     hold  echo"
+    "libuv   bin echo_libuv           hold  echo"
 )
+
+# A TCP echo job: starts the server (it prints "PORT <port>"), runs echo_load against it,
+# kills it. mode: rtt = 10 then 100 connections in ping-pong, idle = 1,000 idle
+# connections, hold = 10,000 connections at once (copas waits in select(), limited to
+# ~1,000 descriptors: no hold job). echo_load bounds every run in time and exits non-zero
+# if the server misbehaves.
+alive() {  # a process that has not exited (a zombie has)
+    local state
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+run_echo() {
+    local impl=$1 how=$2 prog=$3 mode=$4 port='' out='' status=0 i n
+    if [ "$mode" = hold ] && [ "$(ulimit -n)" -lt 10100 ]; then
+        note "ulimit -n is $(ulimit -n): the 10k-connections shape needs 10,100"
+        return
+    fi
+    : >"$work/port"
+    case $how in
+        luv) (cd "$HERE" && exec "${ours[@]}" "$LUA" "$prog" 0 >"$work/port" 2>>"$work/stderr") & ;;
+        lua) (cd "$HERE" && exec "${clean[@]}" "$LUA" "$prog" 0 >"$work/port" 2>>"$work/stderr") & ;;
+        bin) (exec "$bin/$prog" 0 >"$work/port" 2>>"$work/stderr") & ;;
+    esac
+    server_pid=$!
+    for i in $(seq 1 100); do
+        port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$work/port")
+        [ -n "$port" ] && break
+        alive "$server_pid" || break
+        sleep 0.05
+    done
+    if [ -z "$port" ]; then
+        note "$prog did not start listening"
+        tail -n 5 "$work/stderr" >&2
+    else
+        case $mode in
+            rtt) for n in 10 100; do
+                     out+=$(timeout 60 "$bin/echo_load" "$port" "$server_pid" rtt "$n" \
+                            "$ECHO_SECONDS" 2>>"$work/stderr")$'\n' || { status=$?; break; }
+                 done ;;
+            idle) out=$(timeout 60 "$bin/echo_load" "$port" "$server_pid" idle 1000 2>>"$work/stderr") ||
+                      status=$? ;;
+            hold) out=$(timeout 90 "$bin/echo_load" "$port" "$server_pid" hold 10000 2>>"$work/stderr") ||
+                      status=$? ;;
+        esac
+        if [ $status -ne 0 ] || ! grep -q '^RESULT ' <<<"$out"; then
+            note "echo_load $mode against $prog failed (status $status):"
+            tail -n 5 "$work/stderr" >&2
+        fi
+        grep '^RESULT ' <<<"$out" | sed "s/^/$impl /" >>"$results"
+    fi
+    kill "$server_pid" 2>/dev/null
+    for i in $(seq 1 40); do
+        alive "$server_pid" || break
+        sleep 0.05
+    done
+    kill -9 "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=
+}
 
 run_one() {
     local impl=$1 how=$2 prog=$3 n=$4 variant=${5:-} out status suffix=
+    if [ "$variant" = echo ]; then
+        [ -x "$bin/echo_load" ] && run_echo "$impl" "$how" "$prog" "$n"
+        return
+    fi
     local tunables=${GLIBC_TUNABLES:-}
     if [ "$variant" = thp ] || [ "$variant" = warmup ]; then
         tunables=glibc.malloc.hugetlb=1
@@ -197,6 +284,7 @@ for round in $(seq 1 "$REPEAT"); do
     for job in "${order[@]}"; do
         read -r impl how prog n variant <<<"$job"
         [ -n "${have[$impl]:-}" ] || continue
+        [[ $prog =~ ${ONLY:-.} ]] || continue
         if [ "$how" = bin ] && [ ! -x "$bin/$prog" ]; then
             continue
         fi
