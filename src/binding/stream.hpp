@@ -22,6 +22,8 @@ stream_object& push_stream(lua_State* L, const char* type, detail::stream_handle
 stream_object& check_stream(lua_State* L, int idx);
 /// The same, raising "attempt to use a closed luv.tcp" once closed.
 detail::stream_handle& check_open_stream(lua_State* L, int idx);
+/// The handle of `s` (the object at `idx`), raising once closed.
+detail::stream_handle& open_stream(lua_State* L, int idx, stream_object& s);
 /// The deadline for a wait: the timeout argument at `arg` if given, else the object's.
 std::uint64_t stream_deadline(lua_State* L, int arg, const stream_object& s);
 

@@ -84,11 +84,8 @@ std::string stream_handle::take(std::size_t max) {
     std::string out(inbox_, head_, n);
     head_ += n;
     if (head_ == inbox_.size()) {
-        inbox_.clear();
+        std::string().swap(inbox_);  // an idle connection keeps no buffer
         head_ = 0;
-        if (inbox_.capacity() > inbox_limit) {
-            inbox_.shrink_to_fit();
-        }
     }
     return out;
 }

@@ -98,7 +98,6 @@ private:
     bool closing_ = false;
     std::string inbox_;
     std::size_t head_ = 0;     // first unread byte of inbox_
-    std::size_t filled_ = 0;   // bytes of inbox_ holding data (the rest is libuv's buffer)
     int read_end_ = 0;
     waiter* reader_ = nullptr;
     int pending_connections_ = 0;
