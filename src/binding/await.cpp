@@ -68,7 +68,7 @@ int finish_wait(lua_State* L, detail::waiter& w, lua_KFunction k, lua_KContext c
     detail::scheduler& s = sched(L);
     if (w.waiting()) {
         if (takes_yield_path(s, L)) {
-            static_cast<lua_fiber*>(s.current())->waiting_yield = true;
+            // run_slice reads the registered wait as "waiting", not a coroutine.yield().
             return lua_yieldk(L, 0, ctx, k);
         }
         bool failed = false;

@@ -50,14 +50,14 @@ void start(lua_State* L, int idx, lua_fiber& f) {
 // Copies the results (or raises the error) of a dead fiber onto L.
 int push_outcome(lua_State* L, lua_fiber& f) {
     lua_State* T = f.thread();
-    const int n = f.nresults;
-    const int base = lua_gettop(T) - n;
+    const int n = lua_gettop(T);  // the results, or the error
+    const int base = 0;
     luaL_checkstack(L, n, "too many results from the fiber");
     for (int i = 1; i <= n; ++i) {
         lua_pushvalue(T, base + i);
         lua_xmove(T, L, 1);
     }
-    if (f.failed) {
+    if (f.failed()) {
         return lua_error(L);
     }
     return n;
@@ -296,20 +296,28 @@ const luaL_Reg luv_functions[] = {
 
 detail::fiber_base::slice lua_fiber::run_slice() {
     int nres = 0;
-    const int status = lua_resume(thread_, nullptr, std::exchange(nargs_, 0), &nres);
+    // Before the first resume the stack holds the function and its arguments; later
+    // resumes continue a yield and pass nothing.
+    const int nargs = lua_status(thread_) == LUA_OK ? lua_gettop(thread_) - 1 : 0;
+    const int status = lua_resume(thread_, nullptr, nargs, &nres);
     if (status == LUA_YIELD) {
-        if (std::exchange(waiting_yield, false)) {
+        // finish_wait leaves through lua_yieldk with the wait registered; a
+        // coroutine.yield() at the fiber's own level has no wait in progress.
+        if (waiting_on() != nullptr) {
             return slice::waiting;
         }
-        lua_pop(thread_, nres);  // coroutine.yield() at the fiber's own level
+        lua_pop(thread_, nres);
         return slice::yielded;
     }
     if (status == LUA_OK) {
-        nresults = nres;
+        // push_outcome reads the whole stack as the results.
+        if (lua_gettop(thread_) > nres) {
+            lua_rotate(thread_, 1, nres);
+            lua_settop(thread_, nres);
+        }
         return slice::finished;
     }
-    failed = true;
-    nresults = 1;
+    mark_failed();
     // The traceback must be taken before the stack is unwound, but the __close handlers
     // that the unwinding runs should see the bare error, as under coroutine.wrap.
     std::string traceback;
@@ -334,11 +342,15 @@ detail::fiber_base::slice lua_fiber::run_slice() {
         lua_pop(thread_, 1);
         lua_pushlstring(thread_, traceback.data(), traceback.size());
     }
+    if (lua_gettop(thread_) > 1) {  // the error alone is the outcome
+        lua_replace(thread_, 1);
+        lua_settop(thread_, 1);
+    }
     return slice::finished;
 }
 
 void lua_fiber::on_finished(bool joined) noexcept {
-    if (failed && !joined) {
+    if (failed() && !joined) {
         sched().count_unjoined_error();
         // luaL_tolstring honours __tostring; an error object without one reads
         // "table: 0x...". It may raise (a faulty __tostring), so it runs protected.
@@ -357,12 +369,12 @@ void lua_fiber::on_finished(bool joined) noexcept {
 }
 
 void push_new_fiber(lua_State* L, int nargs) {
-    detail::scheduler& s = sched(L);
+    (void)sched(L);  // raises without a runtime on this thread
     lua_State* T = lua_newthread(L);
     lua_insert(L, -(nargs + 2));     // thread below the function and its arguments
     lua_xmove(L, T, nargs + 1);      // function and arguments move to the new thread
     void* mem = lua_newuserdatauv(L, sizeof(lua_fiber), 1);
-    new (mem) lua_fiber(s, T, nargs);
+    new (mem) lua_fiber(T);
     luaL_setmetatable(L, fiber_type);
     lua_insert(L, -2);
     lua_setiuservalue(L, -2, 1);     // the userdata keeps its thread alive

@@ -18,7 +18,8 @@ public:
     std::uint64_t earliest() const noexcept { return heap_.front()->deadline_; }
 
     void push(waiter& w) {
-        w.heap_index_ = heap_.size();
+        // Fewer than 2^32 waiters can exist: each lives in a fiber or a frame.
+        w.heap_index_ = static_cast<std::uint32_t>(heap_.size());
         heap_.push_back(&w);
         sift_up(w.heap_index_);
     }
@@ -35,7 +36,7 @@ public:
             return;
         }
         heap_[i] = last;
-        last->heap_index_ = i;
+        last->heap_index_ = static_cast<std::uint32_t>(i);
         sift_down(i);
         sift_up(last->heap_index_);
     }
@@ -46,8 +47,8 @@ private:
     }
     void swap(std::size_t a, std::size_t b) noexcept {
         std::swap(heap_[a], heap_[b]);
-        heap_[a]->heap_index_ = a;
-        heap_[b]->heap_index_ = b;
+        heap_[a]->heap_index_ = static_cast<std::uint32_t>(a);
+        heap_[b]->heap_index_ = static_cast<std::uint32_t>(b);
     }
     void sift_up(std::size_t i) noexcept {
         while (i > 0) {

@@ -7,6 +7,7 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
+#include "core/current.hpp"
 #include "core/waiter.hpp"
 
 namespace luv::detail {
@@ -24,13 +25,16 @@ public:
     /// What runs on it: the thread's own stack, a Lua coroutine, or a C++ callable.
     enum class kind : std::uint8_t { root, lua, native };
 
-    fiber_base(scheduler& sched, kind k) noexcept : sched_(sched), kind_(k) {}
+    explicit fiber_base(kind k) noexcept
+        : kind_(k), cancel_pending_(false), unwinding_(false), failed_(false) {}
     fiber_base(const fiber_base&) = delete;
     fiber_base& operator=(const fiber_base&) = delete;
     virtual ~fiber_base();
 
     state status() const noexcept { return state_; }
-    scheduler& sched() const noexcept { return sched_; }
+    /// The scheduler it runs on: the calling thread's, as a fiber never leaves the thread
+    /// (and its runtime) that made it. Not stored: every byte here is paid per fiber.
+    scheduler& sched() const noexcept { return *current_scheduler; }
     bool is_root() const noexcept { return kind_ == kind::root; }
     kind what() const noexcept { return kind_; }
     /// The wait in progress, if any.
@@ -46,6 +50,9 @@ public:
     /// luv::forced_unwind, so that its stack unwinds and its destructors run.
     bool unwinding() const noexcept { return unwinding_; }
 
+    /// True once the fiber has ended with an error (or exception).
+    bool failed() const noexcept { return failed_; }
+
     /// Fibers waiting for this one to finish.
     wait_queue& joiners() noexcept { return joiners_; }
 
@@ -59,6 +66,7 @@ protected:
     /// yield, or finishes. Parking natively happens inside and is invisible here.
     virtual slice run_slice() = 0;
     void mark_unwinding() noexcept { unwinding_ = true; }
+    void mark_failed() noexcept { failed_ = true; }
     /// Called once, after the fiber died and its joiners were woken; `joined` tells
     /// whether anyone was waiting for it (an error nobody waits for gets reported).
     virtual void on_finished(bool joined) noexcept { (void)joined; }
@@ -67,7 +75,6 @@ private:
     friend class scheduler;
     friend class waiter;
 
-    scheduler& sched_;
     boost::context::detail::fcontext_t ctx_ = nullptr;  // saved context while parked
     stack* stack_ = nullptr;       // the carrier holding this fiber's C frames
     fiber_base* next_ready_ = nullptr;  // ready queue links (doubly linked: O(1) removal)
@@ -76,8 +83,11 @@ private:
     wait_queue joiners_;
     state state_ = state::created;
     kind kind_;
-    bool cancel_pending_ = false;
-    bool unwinding_ = false;
+    // One byte of flags, so that a derived class's first int fits in this class's tail
+    // padding (lua_fiber is then 144 bytes and its userdata a 208-byte malloc chunk).
+    bool cancel_pending_ : 1;
+    bool unwinding_ : 1;
+    bool failed_ : 1;
 };
 
 }  // namespace luv::detail

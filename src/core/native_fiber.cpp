@@ -31,8 +31,8 @@ void unlink(native_fiber* f) noexcept {
 
 }  // namespace
 
-native_fiber::native_fiber(scheduler& sched, std::unique_ptr<task> body)
-    : fiber_base(sched, kind::native), body_(std::move(body)) {
+native_fiber::native_fiber(std::unique_ptr<task> body)
+    : fiber_base(kind::native), body_(std::move(body)) {
     link(this);
 }
 
@@ -116,7 +116,10 @@ void unwind_native_fibers(scheduler& sched) {
 }
 
 native_fiber* spawn_native(runtime& rt, std::unique_ptr<task> body) {
-    auto* f = new native_fiber(rt.scheduler(), std::move(body));
+    if (&rt.scheduler() != current_scheduler) {
+        throw std::logic_error("luv: a fiber must be spawned on its runtime's own thread");
+    }
+    auto* f = new native_fiber(std::move(body));
     rt.scheduler().ready(*f);
     return f;
 }

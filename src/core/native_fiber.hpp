@@ -11,7 +11,7 @@ namespace luv::detail {
 
 class native_fiber final : public fiber_base {
 public:
-    native_fiber(scheduler& sched, std::unique_ptr<task> body);
+    explicit native_fiber(std::unique_ptr<task> body);
 
     void retain() noexcept { ++refs_; }
     void release() noexcept;

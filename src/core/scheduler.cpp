@@ -47,7 +47,7 @@ fiber_base::slice root_fiber::run_slice() {
     std::abort();
 }
 
-scheduler::scheduler(uv_loop_t* loop) : loop_(loop), root_(*this), current_(&root_) {
+scheduler::scheduler(uv_loop_t* loop) : loop_(loop), current_(&root_) {
     root_.state_ = fiber_base::state::running;
     uv_timer_init(loop_, &deadline_timer_);
     deadline_timer_.data = this;
@@ -452,22 +452,31 @@ wait_queue::~wait_queue() { notify_all(wait_status::cancelled); }
 
 void wait_queue::push(waiter& w) noexcept {
     w.queue_ = this;
-    w.next_ = nullptr;
-    w.prev_ = tail_;
-    if (tail_ != nullptr) {
-        tail_->next_ = &w;
-    } else {
+    if (head_ == nullptr) {
+        w.prev_ = w.next_ = &w;
         head_ = &w;
+        return;
     }
-    tail_ = &w;
+    waiter* tail = head_->prev_;
+    w.prev_ = tail;
+    w.next_ = head_;
+    tail->next_ = &w;
+    head_->prev_ = &w;
 }
 
 void wait_queue::remove(waiter& w) noexcept {
     if (w.queue_ != this) {
         return;
     }
-    (w.prev_ != nullptr ? w.prev_->next_ : head_) = w.next_;
-    (w.next_ != nullptr ? w.next_->prev_ : tail_) = w.prev_;
+    if (w.next_ == &w) {
+        head_ = nullptr;
+    } else {
+        w.prev_->next_ = w.next_;
+        w.next_->prev_ = w.prev_;
+        if (head_ == &w) {
+            head_ = w.next_;
+        }
+    }
     w.prev_ = w.next_ = nullptr;
     w.queue_ = nullptr;
 }

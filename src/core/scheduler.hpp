@@ -29,7 +29,7 @@ namespace luv::detail {
 /// resumed where it parked.
 class root_fiber final : public fiber_base {
 public:
-    explicit root_fiber(scheduler& sched) noexcept : fiber_base(sched, kind::root) {}
+    root_fiber() noexcept : fiber_base(kind::root) {}
 
 protected:
     slice run_slice() override;

@@ -81,11 +81,11 @@ stream_handle* stream_handle::create_pipe(scheduler& sched, bool ipc) {
 
 std::string stream_handle::take(std::size_t max) {
     const std::size_t n = std::min(max, buffered());
-    std::string out(inbox_, head_, n);
-    head_ += n;
-    if (head_ == inbox_.size()) {
-        std::string().swap(inbox_);  // an idle connection keeps no buffer
-        head_ = 0;
+    std::string out(inbox_ + inbox_head_, n);
+    inbox_head_ += static_cast<std::uint32_t>(n);
+    if (inbox_head_ == inbox_size_) {
+        std::free(std::exchange(inbox_, nullptr));  // an idle connection keeps no buffer
+        inbox_size_ = inbox_head_ = 0;
     }
     return out;
 }
@@ -115,6 +115,20 @@ void stream_handle::on_reader_gone(waiter& w, void* self) {
     }
 }
 
+static_assert(sizeof(stream_handle) <= 312, "stream_handle grew: see stream.hpp");
+
+bool stream_handle::append_to_inbox(const char* data, std::size_t len) noexcept {
+    // Reading stops at inbox_limit unread bytes, so the inbox never nears 4 GiB.
+    auto* grown = static_cast<char*>(std::realloc(inbox_, inbox_size_ + len));
+    if (grown == nullptr) {
+        return false;
+    }
+    inbox_ = grown;
+    std::memcpy(inbox_ + inbox_size_, data, len);
+    inbox_size_ += static_cast<std::uint32_t>(len);
+    return true;
+}
+
 void stream_handle::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
     if (!read_buffer) {
         read_buffer = std::make_unique<char[]>(read_buffer_size);
@@ -124,9 +138,10 @@ void stream_handle::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
 
 void stream_handle::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     stream_handle& s = self(reinterpret_cast<uv_handle_t*>(stream));
-    if (nread > 0) {
-        s.inbox_.append(buf->base, static_cast<std::size_t>(nread));
-    } else if (nread < 0) {
+    if (nread > 0 && !s.append_to_inbox(buf->base, static_cast<std::size_t>(nread))) {
+        nread = UV_ENOMEM;  // the reader gets the error; what was buffered stays readable
+    }
+    if (nread < 0) {
         s.read_end_ = static_cast<int>(nread);
         s.stop_reading();
     }
@@ -184,30 +199,44 @@ int stream_handle::queue_write(waiter* w, const char* data, std::size_t len) noe
 // ---- accepting, connecting, shutting down -----------------------------------------
 
 int stream_handle::listen(int backlog) noexcept {
+    const bool fresh = !listener_;
+    if (fresh) {
+        listener_ = std::make_unique<listener>();
+    }
     const int rc = uv_listen(stream(), backlog, &on_connection);
-    listening_ = rc == 0;
+    if (rc < 0 && fresh) {
+        listener_.reset();
+    }
     return rc;
 }
 
 void stream_handle::on_connection(uv_stream_t* server, int status) {
     stream_handle& s = self(reinterpret_cast<uv_handle_t*>(server));
     if (status < 0) {
-        s.listen_error_ = status;
+        s.listener_->error = status;
     } else {
-        ++s.pending_connections_;
+        ++s.listener_->pending_connections;
     }
-    s.acceptors_.notify_one();
+    s.listener_->acceptors.notify_one();
 }
 
 int stream_handle::accept(stream_handle& client) noexcept {
-    if (!listening_) {
+    if (!listener_) {
         return UV_EINVAL;  // as accept(2) on a socket that does not listen
     }
-    if (pending_connections_ == 0) {
-        return listen_error_ != 0 ? std::exchange(listen_error_, 0) : UV_EAGAIN;
+    if (listener_->pending_connections == 0) {
+        return listener_->error != 0 ? std::exchange(listener_->error, 0) : UV_EAGAIN;
     }
-    --pending_connections_;
+    --listener_->pending_connections;
     return uv_accept(stream(), client.stream());
+}
+
+void stream_handle::wait_connection(waiter& w) noexcept {
+    if (listener_) {
+        listener_->acceptors.push(w);
+    } else {
+        w.complete(wait_status::cancelled);  // accept() said EINVAL before anyone waits
+    }
 }
 
 int stream_handle::connect(waiter& w, const sockaddr* addr) noexcept {
@@ -258,7 +287,9 @@ void stream_handle::close() noexcept {
     if (waiter* r = std::exchange(reader_, nullptr); r != nullptr) {
         r->complete(wait_status::cancelled);
     }
-    acceptors_.notify_all(wait_status::cancelled);
+    if (listener_) {
+        listener_->acceptors.notify_all(wait_status::cancelled);
+    }
     closers_.notify_all(wait_status::cancelled);
     // Writes, connects and shutdowns in flight get UV_ECANCELED from libuv now.
     uv_close(reinterpret_cast<uv_handle_t*>(stream()),

@@ -123,7 +123,22 @@ header[#header + 1] = "result"
 
 local out = { header }
 local misses, passes = 0, 0
+local function measured(row)  -- ONLY= leaves some rows without any figure: not shown
+    if pick("luv", row.luv, row) ~= nil then
+        return true
+    end
+    for _, p in ipairs(peers) do
+        if pick(p.id, row.peer, row) ~= nil then
+            return true
+        end
+    end
+    return false
+end
+
 for _, row in ipairs(rows) do
+    if not measured(row) then
+        goto next_row
+    end
     local mine = pick("luv", row.luv, row)
     local cells = { row.label, row.unit, mine and row.fmt(mine) or "fail" }
     local peer_value = {}
@@ -166,6 +181,7 @@ for _, row in ipairs(rows) do
     cells[#cells + 1] = t and t.text or "-"
     cells[#cells + 1] = verdict
     out[#out + 1] = cells
+    ::next_row::
 end
 
 local widths = {}
