@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "binding/await.hpp"
+#include "binding/fs.hpp"
 #include "binding/handle.hpp"
 #include "binding/module.hpp"
 #include "binding/trampoline.hpp"
@@ -531,6 +532,14 @@ const luaL_Reg module[] = {
 };
 
 }  // namespace
+
+int test_file_fd(lua_State* L, int idx) {
+    auto** slot = static_cast<fs_file**>(luaL_testudata(L, idx, file_class));
+    if (slot == nullptr) {
+        return -2;
+    }
+    return *slot != nullptr ? (*slot)->fd() : -1;
+}
 
 void open_fs(lua_State* L) {
     new_class(L, file_class, file_methods, file_metamethods);

@@ -12,5 +12,9 @@ void open_util(lua_State* L);
 void open_fs(lua_State* L);   // luv.fs
 void open_dns(lua_State* L);  // luv.net.getaddrinfo, luv.net.getnameinfo
 void open_udp(lua_State* L);  // luv.net.udp
+void open_process(lua_State* L);  // luv.process
+void open_signal(lua_State* L);   // luv.signal
+/// Pushes luv.process.run; the process table (with spawn) on top, the module below it.
+void push_process_run(lua_State* L);
 
 }  // namespace luv::lua

@@ -220,17 +220,24 @@ stream_object& push_stream(lua_State* L, const char* type, detail::stream_handle
     return *s;
 }
 
-stream_object& check_stream(lua_State* L, int idx) {
+stream_object* test_stream(lua_State* L, int idx) {
     void* p = lua_touserdata(L, idx);
     if (p != nullptr && lua_getmetatable(L, idx) != 0) {
         const bool is_stream = lua_rawgetp(L, -1, &stream_marker) != LUA_TNIL;
         lua_pop(L, 2);
         if (is_stream) {
-            return *static_cast<stream_object*>(p);
+            return static_cast<stream_object*>(p);
         }
     }
-    luaL_typeerror(L, idx, "luv.tcp or luv.pipe");
-    return *static_cast<stream_object*>(p);  // not reached: luaL_typeerror raises
+    return nullptr;
+}
+
+stream_object& check_stream(lua_State* L, int idx) {
+    stream_object* s = test_stream(L, idx);
+    if (s == nullptr) {
+        luaL_typeerror(L, idx, "luv.tcp or luv.pipe");
+    }
+    return *s;
 }
 
 detail::stream_handle& open_stream(lua_State* L, int idx, stream_object& s) {

@@ -18,6 +18,8 @@ constexpr const char* pipe_type = "luv.pipe";
 
 /// Pushes a new stream object of class `type` around `h`. Never suspends.
 stream_object& push_stream(lua_State* L, const char* type, detail::stream_handle* h);
+/// The stream object at `idx` (luv.tcp or luv.pipe), or nullptr. Never raises.
+stream_object* test_stream(lua_State* L, int idx);
 /// The stream object at `idx` (luv.tcp or luv.pipe); raises on anything else.
 stream_object& check_stream(lua_State* L, int idx);
 /// The same, raising "attempt to use a closed luv.tcp" once closed.
