@@ -28,7 +28,8 @@ end
 -- luv.thread is the main object only for now, so it may be absent.
 local expected_types = { ["luv.fiber"] = true, ["luv.timer"] = true, ["luv.idle"] = true,
                          ["luv.main"] = true, ["luv.tcp"] = true, ["luv.pipe"] = true,
-                         ["luv.udp"] = true }
+                         ["luv.udp"] = true, ["luv.process"] = true,
+                         ["luv.signal"] = true }
 
 ---------------------------------------------------------------------------------------
 -- What the module offers.
