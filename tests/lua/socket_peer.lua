@@ -26,8 +26,8 @@
 --   close         close the connection (also done implicitly after the last step)
 --   quit          exit the process at once
 --
--- The peer exits on "quit", when the parent process (pid given as argument) is gone,
--- or after 60 seconds in any case. Every wait is bounded (10 s per step).
+-- The peer exits on "quit", when the suite closes the stdout pipe, when the parent
+-- process (pid given as argument) is gone, or after 60 seconds in any case. Every wait is bounded (10 s per step).
 local socket = require("socket")
 
 local LIFETIME = 60
@@ -198,16 +198,24 @@ local function parent_alive()
   return not stat:match("^%d+ %b() Z")
 end
 
+-- A heartbeat on stdout: once the suite has closed its end of the pipe (pclose, or the
+-- suite died), the write fails (SIGPIPE is ignored by LuaSocket) and the peer exits.
+local function pipe_alive()
+  local ok = io.stdout:write(".")
+  if ok then ok = io.stdout:flush() end
+  return ok ~= nil
+end
+
 local last_check = 0
 while true do
   local t = now()
   if t - started > LIFETIME then break end
-  if t - last_check > 0.5 then
+  if t - last_check > 0.2 then
     last_check = t
-    if not parent_alive() then break end
+    if not parent_alive() or not pipe_alive() then break end
   end
   local recvt, sendt = { server }, {}
-  local timeout = 0.5
+  local timeout = 0.2
   for _, task in ipairs(tasks) do
     if task.kind == "r" then
       recvt[#recvt + 1] = task.sock
