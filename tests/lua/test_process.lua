@@ -54,6 +54,17 @@ local function alive(pid)
   return state ~= "Z"
 end
 
+-- Waits until `pid` has exited, then checks that libuv reaped it (and every other child).
+local function assert_reaped(pid)
+  local deadline = tap.now() + LONG
+  while alive(pid) and tap.now() < deadline do
+    luv.sleep(0.02)
+  end
+  luv.sleep(0.05)  -- the loop runs: libuv handles SIGCHLD
+  local left = zombies()
+  assert(#left == 0, "zombies: " .. table.concat(left, " "))
+end
+
 test("spawn returns at once with the pid; wait gives the exit status", function()
   local proc = assert(luv.process.spawn("/bin/sh", { "-c", "exit 3" }))
   assert(math.type(proc.pid) == "integer" and proc.pid > 0)
@@ -229,13 +240,7 @@ test("close wakes the waiters with ECANCELED; the child is still reaped", functi
   fails("ECANCELED", waiter:join(LONG))
   raises("attempt to use a closed luv.process", proc.wait, proc)
   -- the handle lives on until the exit: no zombie afterwards
-  local deadline = tap.now() + LONG
-  while alive(pid) and tap.now() < deadline do
-    luv.sleep(0.02)
-  end
-  luv.sleep(0.05)
-  local left = zombies()
-  assert(#left == 0, "zombies: " .. table.concat(left, " "))
+  assert_reaped(pid)
 end)
 
 test("a process object collected while its child runs leaves no zombie", function()
@@ -245,13 +250,7 @@ test("a process object collected while its child runs leaves no zombie", functio
   end
   collectgarbage()
   collectgarbage()
-  local deadline = tap.now() + LONG
-  while alive(pid) and tap.now() < deadline do
-    luv.sleep(0.02)
-  end
-  luv.sleep(0.05)
-  local left = zombies()
-  assert(#left == 0, "zombies: " .. table.concat(left, " "))
+  assert_reaped(pid)
 end)
 
 test("200 children at once, all waited for, no zombie left", function()
