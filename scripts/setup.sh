@@ -14,7 +14,7 @@ packages=(g++ meson ninja-build pkg-config
 # Tests and benchmarks: python3 for the runners, procps, the peers the benchmarks compare
 # with (luvit's luv, cqueues) and LuaSocket for their clock. The sanitizer runtimes come
 # with g++ (libasan, libubsan).
-packages+=(python3 procps lua-socket lua-luv lua-cqueues)
+packages+=(python3 procps lua-socket lua-luv lua-cqueues lua-yaml)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -269,10 +269,13 @@ int push_exit(lua_State* L, const process_handle& h) {
 
 int wait_k(lua_State* L, int, lua_KContext) {
     const detail::waiter& w = current_wait(L);
+    auto* h = *static_cast<process_handle**>(lua_touserdata(L, 1));
+    if (h != nullptr) {
+        h->waited();
+    }
     if (w.status() != detail::wait_status::notified) {
         return push_wait_failure(L, w.status());
     }
-    auto* h = *static_cast<process_handle**>(lua_touserdata(L, 1));
     if (h == nullptr) {
         return push_fail(L, UV_ECANCELED);  // woken, then closed by another fiber
     }
@@ -298,6 +301,15 @@ int process_wait(lua_State* L) {
 int process_kill(lua_State* L) {
     process_handle& h = check_process(L);
     return push_status(L, h.kill(check_signal_arg(L, 2, SIGTERM)));
+}
+
+// luv.process.kill(pid[, signal]) -> true | fail. Any process; a negative pid is a process
+// group (a detached child leads its own). Never suspends.
+int process_kill_pid(lua_State* L) {
+    const lua_Integer pid = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, pid != 0 && pid >= INT32_MIN && pid <= INT32_MAX, 1,
+                  "pid must be a non-zero integer");
+    return push_status(L, uv_kill(static_cast<int>(pid), check_signal_arg(L, 2, SIGTERM)));
 }
 
 int process_close(lua_State* L) {
@@ -353,9 +365,11 @@ void open_process(lua_State* L) {
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushcfunction(L, LUV_FN(process_spawn));
     lua_setfield(L, -2, "spawn");
+    lua_pushcfunction(L, LUV_FN(process_kill_pid));
+    lua_setfield(L, -2, "kill");
     push_process_run(L);  // run, written in Lua over spawn (above, on the stack's table)
     lua_setfield(L, -2, "run");
     lua_setfield(L, -2, "process");

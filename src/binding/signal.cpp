@@ -19,6 +19,7 @@ signal_handle& check_signal(lua_State* L) {
 
 int signal_create(lua_State* L) {
     const int signum = check_signal_arg(L, 1, 0);
+    luaL_argcheck(L, signum != 0, 1, "signal number out of range");
     push_handle(L, signal_type, signal_handle::create(sched(L), signum));
     return 1;
 }
@@ -90,7 +91,7 @@ int check_signal_arg(lua_State* L, int arg, int def) {
     }
     if (lua_type(L, arg) == LUA_TNUMBER) {
         lua_Integer n = 0;
-        luaL_argcheck(L, lua_isinteger(L, arg) && (n = lua_tointeger(L, arg)) > 0 && n < 65,
+        luaL_argcheck(L, lua_isinteger(L, arg) && (n = lua_tointeger(L, arg)) >= 0 && n < 65,
                       arg, "signal number out of range");
         return static_cast<int>(n);
     }

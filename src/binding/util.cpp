@@ -1,4 +1,9 @@
-// luv.hrtime, luv.mem_total, luv.mem_free, luv.cpu_info, luv.interface_addresses.
+// luv.hrtime, luv.mem_total, luv.mem_free, luv.cpu_info, luv.interface_addresses,
+// luv.environ.
+#include <cstring>
+
+#include <unistd.h>
+
 #include "binding/await.hpp"
 #include "binding/module.hpp"
 #include "binding/trampoline.hpp"
@@ -90,7 +95,24 @@ int interface_addresses_(lua_State* L) {
     return 1;
 }
 
+// The process's environment as a table, e.g. to give a child the environment plus one
+// variable (spawn's env replaces it). Read from `environ`, not /proc/self/environ,
+// which still shows what the process started with.
+int environ_(lua_State* L) {
+    lua_newtable(L);
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        const char* eq = std::strchr(*e, '=');
+        if (eq != nullptr && eq != *e) {
+            lua_pushlstring(L, *e, static_cast<std::size_t>(eq - *e));
+            lua_pushstring(L, eq + 1);
+            lua_rawset(L, -3);
+        }
+    }
+    return 1;
+}
+
 const luaL_Reg functions[] = {
+    {"environ", LUV_FN(environ_)},
     {"hrtime", LUV_FN(hrtime_)},
     {"mem_total", LUV_FN(mem_total_)},
     {"mem_free", LUV_FN(mem_free_)},

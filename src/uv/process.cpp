@@ -16,9 +16,21 @@ process_handle* process_handle::spawn(uv_loop_t* loop, uv_process_options_t& opt
     }
     h->pid_ = h->uv_.pid;
     if ((options.flags & UV_PROCESS_DETACHED) != 0) {
+        h->detached_ = true;
         uv_unref(reinterpret_cast<uv_handle_t*>(&h->uv_));  // the child lives on its own
     }
     return h;
+}
+
+void process_handle::wait(waiter& w) noexcept {
+    waiters_.push(w);
+    uv_ref(reinterpret_cast<uv_handle_t*>(&uv_));
+}
+
+void process_handle::waited() noexcept {
+    if ((detached_ || released_) && waiters_.empty() && !exited_) {
+        uv_unref(reinterpret_cast<uv_handle_t*>(&uv_));
+    }
 }
 
 int process_handle::kill(int signum) noexcept {

@@ -28,8 +28,11 @@ public:
     /// Sends `signum`; UV_ESRCH once the child has exited. Never suspends.
     int kill(int signum) noexcept;
 
-    /// Registers `w` (begun) to be woken when the child exits. Never suspends.
-    void wait(waiter& w) noexcept { waiters_.push(w); }
+    /// Registers `w` (begun) to be woken when the child exits, and keeps the loop alive
+    /// meanwhile (also for a detached child). Never suspends.
+    void wait(waiter& w) noexcept;
+    /// Called by a waiter once its wait is over, however it ended. Never suspends.
+    void waited() noexcept;
 
     /// The owner lets go: its waiters wake with `cancelled`, and the handle closes as soon
     /// as the child has exited (now, if it has). Never suspends.
@@ -47,6 +50,7 @@ private:
     int pid_ = 0;
     bool exited_ = false;
     bool released_ = false;
+    bool detached_ = false;
 };
 
 }  // namespace luv::detail

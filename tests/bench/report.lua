@@ -11,6 +11,7 @@ local peers = {
     { id = "cqueues", title = "cqueues" },
     { id = "copas", title = "copas" },
     { id = "libuv", title = "C libuv" },
+    { id = "xargs", title = "xargs -P" },
 }
 
 local function rate(v)
@@ -48,6 +49,12 @@ local rows = {
     { label = "fiber create+run+finish", luv = "spawn", peer = "spawn",
       unit = "us/fiber", better = "low", kind = "speed", fmt = fixed(2),
       target = { op = "<=", value = 2, text = "<= 2" } },
+    -- Child processes (procs_*.lua, procs_xargs.sh): 1,000 x /bin/true, 16 at a time, each
+    -- waited for. target.ahead: luv must also be ahead of xargs.
+    { label = "1,000 x /bin/true, 16 at once", luv = "procs_rate", peer = "procs_rate",
+      unit = "children/s", better = "high", kind = "speed", fmt = fixed(0),
+      target = { peer = "luvit", op = ">=", value = 1, ahead = true,
+                 text = "ahead of luvit luv and xargs" } },
     -- TCP echo (echo_*.lua, echo_libuv.c, driven by echo_load.c). target.ahead: luv must
     -- also be ahead of every peer but C libuv.
     { label = "TCP echo 64 B, 10 conns", luv = "echo_rtt_10", peer = "echo_rtt_10",

@@ -97,6 +97,11 @@ if "${clean[@]}" "$LUA" -e 'local c = require("copas"); assert(c.pause and c.add
 else
     note "no Copas >= 3 on the Lua path (set COPAS_LUA_PATH): the copas column stays empty"
 fi
+if command -v xargs >/dev/null; then
+    have[xargs]=1
+else
+    note "xargs not found: its column stays empty"
+fi
 "${clean[@]}" "$LUA" -e 'require("socket")' 2>/dev/null ||
     note "LuaSocket missing: the Lua benchmarks time with os.clock() (CPU time)"
 
@@ -112,7 +117,8 @@ versions=$("${clean[@]}" "$LUA" -e '
 
 # ---- the benchmarks ---------------------------------------------------------------------
 # impl  how  program  N  [thp]   (how: luv = lua5.4 with our module, cmd = the luv command,
-# which puts malloc on huge pages by itself where the kernel allows, lua = lua5.4, bin = C;
+# which puts malloc on huge pages by itself where the kernel allows, lua = lua5.4, bin = C,
+# sh = a shell script of this folder;
 # thp: again with glibc's malloc on transparent huge pages, GLIBC_TUNABLES=glibc.malloc.hugetlb=1,
 # whose results get the suffix _thp: the 100k-sleepers shape is mostly first-touch page faults;
 # warmup: a throwaway run that takes ~100 MB on huge pages first, whichever way the round
@@ -151,6 +157,9 @@ jobs=(
     "lua     lua spawn_lua.lua        $((1000000 / div))"
     "cqueues lua spawn_cqueues.lua    $((1000000 / div))"
     "copas   lua spawn_copas.lua      $((500000 / div))"
+    "luv     luv procs_luv.lua        $((1000 / div))"
+    "luvit   lua procs_luvit.lua      $((1000 / div))"
+    "xargs   sh  procs_xargs.sh       $((1000 / div))"
     "luv     luv echo_luv.lua         rtt   echo"
     "libuv   bin echo_libuv           rtt   echo"
     "luvit   lua echo_luvit.lua       rtt   echo"
@@ -246,6 +255,7 @@ run_one() {
         luv) out=$(cd "$HERE" && GLIBC_TUNABLES=$tunables timeout 120 "${ours[@]}" "$LUA" "$prog" "$n" 2>>"$work/stderr") ;;
         lua) out=$(cd "$HERE" && GLIBC_TUNABLES=$tunables timeout 120 "${clean[@]}" "$LUA" "$prog" "$n" 2>>"$work/stderr") ;;
         bin) out=$(GLIBC_TUNABLES=$tunables timeout 120 "$bin/$prog" "$n" 2>>"$work/stderr") ;;
+        sh) out=$(cd "$HERE" && timeout 120 "${clean[@]}" sh "$prog" "$n" 2>>"$work/stderr") ;;
     esac
     status=$?
     if [ $status -ne 0 ] || ! grep -q '^RESULT ' <<<"$out"; then

@@ -271,6 +271,28 @@ test("200 children at once, all waited for, no zombie left", function()
   assert(#left == 0, "zombies: " .. table.concat(left, " "))
 end)
 
+test("a detached child can be waited for (the wait holds the loop)", function()
+  local proc = assert(luv.process.spawn("sleep", { "0.1", detached = true }))
+  assert(proc:wait(LONG) == 0)
+end)
+
+test("luv.process.kill signals a whole process group; luv.environ extends env", function()
+  -- sh forks sleep: TERM to the shell alone would leave sleep holding the pipe open
+  local proc = assert(luv.process.spawn("/bin/sh", { "-c", "sleep 30; true", detached = true,
+                                                      stdout = "pipe" }))
+  luv.sleep(0.05)
+  assert(luv.process.kill(-proc.pid, "TERM") == true)
+  assert(select(2, proc:wait(LONG)) == 15)
+  fails("EOF", proc.stdout:read(nil, LONG))  -- the grandchild is gone too
+  fails("ESRCH", luv.process.kill(proc.pid, 0))  -- signal 0: does it exist? (reaped: no)
+  raises("pid must be a non-zero integer", luv.process.kill, 0)
+  local env = luv.environ()
+  assert(type(env.PATH) == "string" and env.PATH == os.getenv("PATH"))
+  env.EXTRA = "added"
+  local status, out = luv.process.run("/bin/sh", { "-c", 'echo "$EXTRA $PATH"' }, { env = env })
+  assert(status == 0 and out == "added " .. os.getenv("PATH") .. "\n", out)
+end)
+
 test("run captures output and feeds input", function()
   local status, out, err, signal = luv.process.run("/bin/sh", { "-c", "cat; echo E >&2; exit 2" },
                                                    { input = "in\n" })
