@@ -1,8 +1,8 @@
--- Scripted peer for tests/lua/socket_conformance.lua.
+-- Scripted peer for the conformance suite in this directory (tests/lua/socket_conformance/);
+-- harness.lua's H.start_peer() runs it, found next to harness.lua, whatever the working
+-- directory. It always runs under the stock interpreter with stock LuaSocket:
 --
--- Always runs under the stock interpreter with stock LuaSocket:
---
---   lua5.4 tests/lua/socket_peer.lua [parent-pid]
+--   lua5.4 tests/lua/socket_conformance/peer.lua [parent-pid]
 --
 -- It listens on 127.0.0.1:0, prints "PORT <n>" on stdout, then serves any number of
 -- connections at once (a small coroutine scheduler over socket.select, so that a slow
@@ -27,7 +27,14 @@
 --   quit          exit the process at once
 --
 -- The peer exits on "quit", when the suite closes the stdout pipe, when the parent
--- process (pid given as argument) is gone, or after 60 seconds in any case. Every wait is bounded (10 s per step).
+-- process (pid given as argument) is gone, or after 60 seconds in any case. Every wait
+-- is bounded (10 s per step).
+
+-- The peer must be stock LuaSocket (a C socket.core), whatever LUA_PATH says.
+if package.preload["socket.core"] or package.searchpath("socket.core", package.path) then
+  io.stdout:write("ERROR socket.core would not be stock LuaSocket's C module\n")
+  os.exit(1)
+end
 local socket = require("socket")
 
 local LIFETIME = 60
@@ -38,7 +45,7 @@ local started = socket.gettime()
 local function now() return socket.gettime() end
 
 local function log(...)
-  io.stderr:write("socket_peer: ", table.concat({ ... }, " "), "\n")
+  io.stderr:write("socket_conformance/peer.lua: ", table.concat({ ... }, " "), "\n")
 end
 
 local function pattern(n)
