@@ -3,8 +3,10 @@
 // (process_run.cpp) on top of spawn.
 //
 // spawn checks every option first, with Lua errors, keeping every string it converts
-// anchored in a table on the stack; only then does it build libuv's options (arrays in
-// GC-owned userdata) and call uv_spawn, so that no error can jump over C++ state.
+// anchored in a table on the stack; only then does it start the child (arrays in GC-owned
+// userdata), so that no error can jump over C++ state.
+#include <csignal>
+#include <cstdint>
 #include <cstring>
 
 #include "binding/await.hpp"
@@ -133,12 +135,13 @@ void build_envp(lua_State* L) {
 // opts.stdin/stdout/stderr: "inherit" (the default), "ignore", "pipe" (a new luv.pipe in
 // the object's field of that name), a luv stream or luv.file to hand over, or a
 // descriptor number. Pipes made here are closed again if the spawn fails.
-void build_stdio(lua_State* L, uv_stdio_container_t* stdio) {
+void build_stdio(lua_State* L, detail::spawn_options& options) {
+    using how = detail::spawn_options::stdio;
     for (int fd = 0; fd < 3; ++fd) {
         const char* name = stdio_names[fd];
-        uv_stdio_container_t& c = stdio[fd];
-        c.flags = UV_INHERIT_FD;
-        c.data.fd = fd;
+        detail::spawn_options::stdio_spec& c = options.stdio_of[fd];
+        c.how = how::inherit;
+        c.fd = fd;
         if (lua_isnoneornil(L, opts_arg) || lua_getfield(L, opts_arg, name) == LUA_TNIL) {
             if (!lua_isnoneornil(L, opts_arg)) {
                 lua_pop(L, 1);
@@ -148,35 +151,33 @@ void build_stdio(lua_State* L, uv_stdio_container_t* stdio) {
         const int v = lua_gettop(L);
         int file_fd = 0;
         if (lua_type(L, v) == LUA_TSTRING) {
-            const char* how = lua_tostring(L, v);
-            if (std::strcmp(how, "inherit") == 0) {
+            const char* how_text = lua_tostring(L, v);
+            if (std::strcmp(how_text, "inherit") == 0) {
                 // as set above
-            } else if (std::strcmp(how, "ignore") == 0) {
-                c.flags = UV_IGNORE;
-            } else if (std::strcmp(how, "pipe") == 0) {
+            } else if (std::strcmp(how_text, "ignore") == 0) {
+                c.how = how::ignore;
+            } else if (std::strcmp(how_text, "pipe") == 0) {
                 detail::stream_handle* h = detail::stream_handle::create_pipe(sched(L), false);
                 push_stream(L, pipe_type, h);
                 lua_setfield(L, fields_slot, name);
-                // Readable and writable as the child sees them.
-                c.flags = static_cast<uv_stdio_flags>(
-                    UV_CREATE_PIPE | (fd == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE));
-                c.data.stream = h->stream();
+                c.how = how::pipe;
+                c.stream = h;
             } else {
                 luaL_argerror(L, opts_arg,
                               lua_pushfstring(L, "%s must be \"inherit\", \"ignore\" or \"pipe\", "
-                                                 "not \"%s\"", name, how));
+                                                 "not \"%s\"", name, how_text));
             }
         } else if (lua_isinteger(L, v) && lua_tointeger(L, v) >= 0 &&
                    lua_tointeger(L, v) <= INT32_MAX) {
-            c.data.fd = static_cast<int>(lua_tointeger(L, v));
+            c.fd = static_cast<int>(lua_tointeger(L, v));
         } else if (stream_object* s = test_stream(L, v)) {
-            c.flags = UV_INHERIT_STREAM;
-            c.data.stream = open_stream(L, v, *s).stream();
+            c.how = how::stream;
+            c.stream = &open_stream(L, v, *s);
         } else if ((file_fd = test_file_fd(L, v)) != -2) {
             if (file_fd < 0) {
                 luaL_argerror(L, opts_arg, lua_pushfstring(L, "%s is a closed luv.file", name));
             }
-            c.data.fd = file_fd;
+            c.fd = file_fd;
         } else {
             luaL_argerror(L, opts_arg,
                           lua_pushfstring(L, "%s must be a string, a luv stream, a luv.file or "
@@ -211,7 +212,7 @@ int process_spawn(lua_State* L) {
     build_argv(L);    // argv_slot
     build_envp(L);    // envp_slot
 
-    uv_process_options_t options{};
+    detail::spawn_options options;
     options.file = lua_tostring(L, file_arg);
     options.args = static_cast<char**>(lua_touserdata(L, argv_slot));
     options.env = static_cast<char**>(lua_touserdata(L, envp_slot));
@@ -219,33 +220,28 @@ int process_spawn(lua_State* L) {
         options.cwd = lua_tostring(L, -1);
         lua_rawseti(L, anchor_slot, static_cast<lua_Integer>(lua_rawlen(L, anchor_slot)) + 1);
     }
-    unsigned flags = 0;
     if (opt_field(L, "detached", LUA_TBOOLEAN)) {
-        flags |= lua_toboolean(L, -1) ? UV_PROCESS_DETACHED : 0;
+        options.detached = lua_toboolean(L, -1) != 0;
         lua_pop(L, 1);
     }
     if (opt_field(L, "uid", LUA_TNUMBER)) {
         luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, opts_arg,
                       "uid must be an integer >= 0");
-        options.uid = static_cast<uv_uid_t>(lua_tointeger(L, -1));
-        flags |= UV_PROCESS_SETUID;
+        options.uid = static_cast<unsigned>(lua_tointeger(L, -1));
+        options.set_uid = true;
         lua_pop(L, 1);
     }
     if (opt_field(L, "gid", LUA_TNUMBER)) {
         luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, opts_arg,
                       "gid must be an integer >= 0");
-        options.gid = static_cast<uv_gid_t>(lua_tointeger(L, -1));
-        flags |= UV_PROCESS_SETGID;
+        options.gid = static_cast<unsigned>(lua_tointeger(L, -1));
+        options.set_gid = true;
         lua_pop(L, 1);
     }
-    options.flags = flags;
-    uv_stdio_container_t stdio[3];
-    build_stdio(L, stdio);
-    options.stdio_count = 3;
-    options.stdio = stdio;
+    build_stdio(L, options);
 
     int status = 0;
-    process_handle* h = process_handle::spawn(sched(L).loop(), options, status);
+    process_handle* h = process_handle::spawn(sched(L), options, status);
     if (h == nullptr) {
         close_created_pipes(L);
         return push_fail(L, status, options.file);
@@ -309,7 +305,7 @@ int process_kill_pid(lua_State* L) {
     const lua_Integer pid = luaL_checkinteger(L, 1);
     luaL_argcheck(L, pid != 0 && pid >= INT32_MIN && pid <= INT32_MAX, 1,
                   "pid must be a non-zero integer");
-    return push_status(L, uv_kill(static_cast<int>(pid), check_signal_arg(L, 2, SIGTERM)));
+    return push_status(L, detail::kill_pid(static_cast<int>(pid), check_signal_arg(L, 2, SIGTERM)));
 }
 
 int process_close(lua_State* L) {

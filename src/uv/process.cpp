@@ -1,13 +1,52 @@
 #include "uv/process.hpp"
 
+#include "core/scheduler.hpp"
+#include "uv/stream.hpp"
+
 namespace luv::detail {
 
-process_handle* process_handle::spawn(uv_loop_t* loop, uv_process_options_t& options,
-                                      int& status) {
+int kill_pid(int pid, int signum) noexcept { return uv_kill(pid, signum); }
+
+process_handle* process_handle::spawn(scheduler& sched, const spawn_options& o, int& status) {
+    uv_stdio_container_t stdio[3];
+    for (int fd = 0; fd < 3; ++fd) {
+        const spawn_options::stdio_spec& spec = o.stdio_of[fd];
+        switch (spec.how) {
+        case spawn_options::stdio::inherit:
+            stdio[fd].flags = UV_INHERIT_FD;
+            stdio[fd].data.fd = spec.fd;
+            break;
+        case spawn_options::stdio::ignore:
+            stdio[fd].flags = UV_IGNORE;
+            break;
+        case spawn_options::stdio::pipe:
+            // Readable and writable as the child sees them.
+            stdio[fd].flags = static_cast<uv_stdio_flags>(
+                UV_CREATE_PIPE | (fd == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE));
+            stdio[fd].data.stream = spec.stream->stream();
+            break;
+        case spawn_options::stdio::stream:
+            stdio[fd].flags = UV_INHERIT_STREAM;
+            stdio[fd].data.stream = spec.stream->stream();
+            break;
+        }
+    }
+    uv_process_options_t options{};
+    options.exit_cb = &on_exit;
+    options.file = o.file;
+    options.args = o.args;
+    options.env = o.env;
+    options.cwd = o.cwd;
+    options.stdio_count = 3;
+    options.stdio = stdio;
+    options.flags = (o.detached ? UV_PROCESS_DETACHED : 0) | (o.set_uid ? UV_PROCESS_SETUID : 0) |
+                    (o.set_gid ? UV_PROCESS_SETGID : 0);
+    options.uid = static_cast<uv_uid_t>(o.uid);
+    options.gid = static_cast<uv_gid_t>(o.gid);
+
     auto* h = new process_handle();
     h->uv_.data = h;
-    options.exit_cb = &on_exit;
-    status = uv_spawn(loop, &h->uv_, &options);
+    status = uv_spawn(sched.loop(), &h->uv_, &options);
     if (status < 0) {
         // uv_spawn has registered the handle with the loop even when it fails.
         h->released_ = true;

@@ -14,11 +14,44 @@
 
 namespace luv::detail {
 
+class scheduler;
+class stream_handle;
+
+/// What to start: the bindings fill it in, without libuv's types.
+struct spawn_options {
+    enum class stdio : std::uint8_t {
+        inherit,  // the descriptor `fd` of this process
+        ignore,   // /dev/null
+        pipe,     // a new pipe; `stream` (a fresh pipe stream_handle) is the parent's end
+        stream,   // the descriptor of `stream`, an open luv stream
+    };
+    struct stdio_spec {
+        stdio how = stdio::inherit;
+        int fd = 0;
+        stream_handle* stream = nullptr;
+    };
+
+    const char* file = nullptr;
+    char** args = nullptr;  // argv, nullptr-terminated, args[0] the program
+    char** env = nullptr;   // "NAME=value"..., nullptr-terminated; nullptr: inherit
+    const char* cwd = nullptr;
+    stdio_spec stdio_of[3];  // stdin, stdout, stderr
+    bool detached = false;
+    bool set_uid = false;
+    bool set_gid = false;
+    unsigned uid = 0;
+    unsigned gid = 0;
+};
+
+/// Sends `signum` to any process, or to a process group when `pid` is negative.
+/// Never suspends.
+int kill_pid(int pid, int signum) noexcept;
+
 class process_handle {
 public:
-    /// Starts the child described by `options` (its exit_cb is set here). Returns the
-    /// handle, or nullptr with the libuv status in `status`. Never suspends.
-    static process_handle* spawn(uv_loop_t* loop, uv_process_options_t& options, int& status);
+    /// Starts the child. Returns the handle, or nullptr with the libuv status in
+    /// `status`. Never suspends.
+    static process_handle* spawn(scheduler& sched, const spawn_options& options, int& status);
 
     int pid() const noexcept { return pid_; }
     bool exited() const noexcept { return exited_; }
