@@ -15,6 +15,14 @@ namespace luv::lua {
 /// lua_State before destroying that runtime. Never suspends.
 void open(lua_State* L);
 
+/// Installs the LuaSocket drop-in: luv's socket.core and socket.unix go into
+/// package.preload, so that a later `require "socket"` (Debian's socket.lua, socket.http,
+/// ...) runs on them and its blocking calls suspend only the calling fiber. Raises a Lua
+/// error if LuaSocket's own socket.core is already loaded. `require "luv.socket"` does
+/// this and returns the socket module; the `luv` command does it at start. Never
+/// suspends.
+void install_socket(lua_State* L);
+
 /// Pops a function and its `nargs` arguments, and pushes a new Lua fiber that will
 /// call it, already queued. The host then calls luv::runtime::run(), or joins it with
 /// join_fiber. Never suspends.

@@ -65,25 +65,43 @@ detail::waiter& begin_wait(lua_State* L, std::uint64_t deadline_ms) {
 }
 
 int finish_wait(lua_State* L, detail::waiter& w, lua_KFunction k, lua_KContext ctx) {
-    detail::scheduler& s = sched(L);
     if (w.waiting()) {
-        if (takes_yield_path(s, L)) {
+        if (takes_yield_path(sched(L), L)) {
             // run_slice reads the registered wait as "waiting", not a coroutine.yield().
             return lua_yieldk(L, 0, ctx, k);
         }
-        bool failed = false;
-        char message[256];
-        try {
-            s.suspend(w);
-        } catch (const std::exception& e) {
-            std::snprintf(message, sizeof message, "luv: cannot suspend here: %s", e.what());
-            failed = true;
-        }
-        if (failed) {
-            return luaL_error(L, "%s", message);
-        }
+        park_wait(L, w);
     }
     return k(L, LUA_YIELD, ctx);
+}
+
+detail::waiter& begin_park(lua_State* L, std::uint64_t deadline_ms) {
+    detail::scheduler& s = sched(L);
+    check_may_park(L);
+    detail::waiter& w = s.current()->own_wait;
+    if (w.waiting()) {
+        luaL_error(L, "luv: internal error: a fiber began a second wait");
+    }
+    s.begin_wait(w, deadline_ms);
+    return w;
+}
+
+detail::wait_status park_wait(lua_State* L, detail::waiter& w) {
+    if (!w.waiting()) {
+        return w.status();
+    }
+    bool failed = false;
+    char message[256];
+    try {
+        sched(L).suspend(w);
+    } catch (const std::exception& e) {
+        std::snprintf(message, sizeof message, "luv: cannot suspend here: %s", e.what());
+        failed = true;
+    }
+    if (failed) {
+        luaL_error(L, "%s", message);
+    }
+    return w.status();
 }
 
 detail::waiter& current_wait(lua_State* L) { return sched(L).current()->own_wait; }

@@ -31,6 +31,15 @@ detail::waiter& begin_wait(lua_State* L, std::uint64_t deadline_ms);
 /// Suspends the calling fiber.
 int finish_wait(lua_State* L, detail::waiter& w, lua_KFunction k, lua_KContext ctx = 0);
 
+/// Begins a wait that will park (park_wait), never yield: for bindings that wait several
+/// times inside one call and keep their state in C locals (the LuaSocket drop-in, whose
+/// receive loops mirror a blocking library's). Raises where suspending is not allowed.
+/// Never suspends.
+detail::waiter& begin_park(lua_State* L, std::uint64_t deadline_ms);
+/// Parks the calling fiber (or the root) on its native stack until `w` ends; returns how
+/// it ended. Raises a Lua error if no stack can be had. Suspends the calling fiber.
+detail::wait_status park_wait(lua_State* L, detail::waiter& w);
+
 /// The waiter of the wait that just ended, for continuations.
 detail::waiter& current_wait(lua_State* L);
 

@@ -304,6 +304,8 @@ int main_body(lua_State* L, int argc, char** argv) {
     luaL_openlibs(L);
     luv::lua::open(L);
     lua_setglobal(L, "luv");
+    // Legacy LuaSocket libraries run on the drop-in: their calls suspend only their fiber.
+    luv::lua::install_socket(L);
     create_arg_table(L, argv, argc, o.script);
     lua_gc(L, LUA_GCGEN, 0, 0);
     if (o.version) {
