@@ -63,6 +63,10 @@ struct socket_object {
     cls klass = cls::tcp_master;
     bool receiving = false;  // a call holds the receive turn
     bool sending = false;    // a call holds the send turn
+    // The last recv drained the kernel's buffer (it returned less than asked, or
+    // EAGAIN) and no readiness was reported since: with the poll armed, the next receive
+    // waits at once instead of making a recv that would only say EAGAIN.
+    bool drained = false;
     detail::fd_poll* poll = nullptr;  // made on the first wait
     detail::wait_queue turn_waiters;  // calls waiting for a turn
     double block = -1;  // settimeout(v, 'b'); < 0: none

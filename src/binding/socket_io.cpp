@@ -333,6 +333,13 @@ void give_turn(socket_object& s, bool socket_object::*which) noexcept {
 int io_recv(lua_State* L, socket_object& s, char* data, std::size_t count, std::size_t& got,
             const op_clock& tm) {
     got = 0;
+    if (s.drained && s.poll != nullptr && s.poll->armed(UV_READABLE) && time_left(tm) != 0) {
+        // A request-reply client asks right after sending; the answer is a round trip
+        // away. Level-triggered epoll reports data that came meanwhile at once.
+        if (const int rc = wait_fd(L, s, UV_READABLE, tm); rc != io_done) {
+            return rc;
+        }
+    }
     for (;;) {
         if (s.fd < 0) {
             return io_closed;
@@ -340,8 +347,10 @@ int io_recv(lua_State* L, socket_object& s, char* data, std::size_t count, std::
         const ssize_t n = ::recv(s.fd, data, count, 0);
         if (n > 0) {
             got = static_cast<std::size_t>(n);
+            s.drained = got < count;
             return io_done;
         }
+        s.drained = false;
         if (n == 0) {
             return io_closed;
         }
@@ -352,9 +361,11 @@ int io_recv(lua_State* L, socket_object& s, char* data, std::size_t count, std::
         if (err != EAGAIN && err != EWOULDBLOCK) {
             return err;
         }
+        s.drained = true;
         if (const int rc = wait_fd(L, s, UV_READABLE, tm); rc != io_done) {
             return rc;
         }
+        s.drained = false;
     }
 }
 

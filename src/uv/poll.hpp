@@ -57,6 +57,9 @@ public:
     void waited() noexcept;
 
     int fd() const noexcept { return fd_; }
+    /// True while libuv watches the descriptor for `event`: if it becomes ready, a wait
+    /// registered now ends at the next poll of the loop. Never suspends.
+    bool armed(int event) const noexcept { return (armed_ & event) != 0; }
 
 private:
     fd_poll() = default;
