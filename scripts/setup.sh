@@ -15,6 +15,9 @@ packages=(g++ meson ninja-build pkg-config
 # with (luvit's luv, cqueues) and LuaSocket for their clock. The sanitizer runtimes come
 # with g++ (libasan, libubsan).
 packages+=(python3 procps lua-socket lua-luv lua-cqueues lua-yaml)
+# The LuaSocket drop-in's real clients and servers (tests/lua/socket_clients): redis-lua
+# against redis-server, NATS against nats-server, and lua-nats's JSON module.
+packages+=(redis-server lua-redis nats-server lua-cjson)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -84,6 +84,16 @@ local rows = {
       unit = "s", better = "low", kind = "speed", fmt = fixed(3) },
     { label = "  server RSS", luv = "echo_hold_rss", peer = "echo_hold_rss",
       unit = "KiB/conn", better = "low", kind = "size", fmt = fixed(2) },
+    -- The LuaSocket drop-in (redis_dropin.lua): redis-lua on the drop-in against redis-lua
+    -- on stock LuaSocket, both measured by that one program (the figures are ratios).
+    { label = "redis-lua 50 fibers x 200 GET", luv = "redis_conc_ratio", peer = "-",
+      unit = "x stock", better = "high", kind = "speed", fmt = fixed(2),
+      target = { op = ">=", value = 10, text = ">= 10x stock" } },
+    { label = "redis-lua GETs in one fiber", luv = "redis_single_ratio", peer = "-",
+      unit = "x stock", better = "high", kind = "speed", fmt = fixed(2),
+      target = { op = ">=", value = 0.9, text = ">= 0.9x stock" } },
+    { label = "  redis-benchmark, 50 vs 1 conn", luv = "redis_ceiling_ratio", peer = "-",
+      unit = "x", better = "high", kind = "speed", fmt = fixed(2) },
 }
 
 -- results[impl][name] = { values... }
