@@ -73,6 +73,15 @@ function checks.copy(lines)
   matching(lines, ".", { "copied 200000 bytes in 4 reads", "identical:\ttrue" })
 end
 
+function checks.http_fibers(lines)
+  local want = {}
+  for i = 1, 10 do want[i] = ("fiber %2d: 200 response %d"):format(i, i) end
+  matching(lines, "^fiber", want)
+  -- How long it took is the benchmarks' business; the concurrency itself is asserted by
+  -- tests/lua/test_socket.lua and socket_clients/http.lua.
+  assert(lines[#lines]:find("^10 requests of 0%.3 s each took "), lines[#lines])
+end
+
 function checks.cat(lines)
   -- Fed the three lines below on stdin; the byte count goes to stderr (merged here).
   matching(lines, ".", { "one", "two", "three", "cat: 14 bytes" })
