@@ -26,12 +26,6 @@ void check_may_park(lua_State* L) {
     if (lua_gc(L, LUA_GCISRUNNING) == -1) {
         luaL_error(L, "luv: cannot suspend inside a __gc finalizer");
     }
-    // Only a hook can have put a hook frame on the stack, and lua_gc above already
-    // answers for finalizers run by Lua 5.4.4+; the walk costs a lua_getinfo per frame on
-    // every park, so it is done only when a hook is set.
-    if (lua_gethook(L) == nullptr) {
-        return;
-    }
     lua_Debug ar;
     for (int level = 0; lua_getstack(L, level, &ar) != 0; ++level) {
         if (lua_getinfo(L, "n", &ar) == 0 || ar.namewhat == nullptr) {
