@@ -18,6 +18,9 @@ packages+=(python3 procps lua-socket lua-luv lua-cqueues lua-yaml)
 # The LuaSocket drop-in's real clients and servers (tests/lua/socket_clients): redis-lua
 # against redis-server, NATS against nats-server, and lua-nats's JSON module.
 packages+=(redis-server lua-redis nats-server lua-cjson)
+# The codec fuzzer (tests/fuzz, skipped without them): clang and its libFuzzer runtime,
+# which --no-install-recommends leaves out. lua-cjson: the codec benchmark's peer.
+packages+=(clang libclang-rt-dev lua-cjson)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -87,6 +87,15 @@ function checks.cat(lines)
   matching(lines, ".", { "one", "two", "three", "cat: 14 bytes" })
 end
 
+function checks.codec(lines)
+  matching(lines, ".", {
+    "integer\tfloat", "true\ttrue", "and more\t42", "1\t2\ttrue", "item 1",
+    "luv.codec.encode: cannot encode a coroutine at arg 1.conn.co",
+    "false\tluv.codec.decode: the data holds a function, and functions are refused"
+      .. " (functions = false) at byte 6",
+  })
+end
+
 -- Examples that read standard input get this text piped in.
 local inputs = { cat = "one\ntwo\nthree\n" }
 
