@@ -10,14 +10,9 @@ namespace {
 
 // The open polls of this thread by descriptor: a select on a socket and the socket's own
 // receive must share one libuv watcher.
-thread_local std::unordered_map<int, fd_poll*>* open_polls = nullptr;
+thread_local std::unordered_map<int, fd_poll*> open_polls;
 
-std::unordered_map<int, fd_poll*>& registry() {
-    if (open_polls == nullptr) {
-        open_polls = new std::unordered_map<int, fd_poll*>();
-    }
-    return *open_polls;
-}
+std::unordered_map<int, fd_poll*>& registry() { return open_polls; }
 
 }  // namespace
 
@@ -68,10 +63,8 @@ void fd_poll::close() noexcept {
         return;
     }
     closed_ = true;
-    if (open_polls != nullptr) {
-        if (auto it = open_polls->find(fd_); it != open_polls->end() && it->second == this) {
-            open_polls->erase(it);
-        }
+    if (auto it = open_polls.find(fd_); it != open_polls.end() && it->second == this) {
+        open_polls.erase(it);
     }
     readers_.notify_all(wait_status::cancelled);
     writers_.notify_all(wait_status::cancelled);
