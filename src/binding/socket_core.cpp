@@ -174,18 +174,22 @@ int open_luv_socket(lua_State* L) {
 
 }  // namespace luv::lua::sock
 
+extern "C" int luaopen_luv_socket(lua_State* L);
+
 namespace luv::lua {
 
 void install_socket(lua_State* L) {
+    // The mark lives in the registry under a string key, not a C address: the luv command
+    // has the module linked in and a script may still load luv.so, a second copy.
+    const bool installed =
+        lua_getfield(L, LUA_REGISTRYINDEX, "luv.socket.installed") != LUA_TNIL;
+    lua_pop(L, 1);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
     lua_getfield(L, -2, "loaded");
-    lua_getfield(L, -1, "socket.core");
-    const bool loaded = !lua_isnil(L, -1);
-    lua_getfield(L, -3, "socket.core");
-    const bool ours = lua_tocfunction(L, -1) == &sock::open_core;
-    lua_pop(L, 3);
-    if (loaded && !ours) {
+    const bool loaded = lua_getfield(L, -1, "socket.core") != LUA_TNIL;
+    lua_pop(L, 2);
+    if (loaded && !installed) {
         luaL_error(L, "luv.socket: LuaSocket's own socket.core is already loaded; install "
                       "the drop-in (require \"luv.socket\") before anything requires \"socket\"");
     }
@@ -193,7 +197,12 @@ void install_socket(lua_State* L) {
     lua_setfield(L, -2, "socket.core");
     lua_pushcfunction(L, &sock::open_unix);
     lua_setfield(L, -2, "socket.unix");
+    // So that require "luv.socket" finds this copy rather than searching LUA_CPATH.
+    lua_pushcfunction(L, &luaopen_luv_socket);
+    lua_setfield(L, -2, "luv.socket");
     lua_pop(L, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "luv.socket.installed");
 }
 
 }  // namespace luv::lua

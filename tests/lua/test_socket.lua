@@ -66,11 +66,26 @@ test("installing after LuaSocket's own socket.core was loaded raises a clear err
   local open = assert(package.loadlib(package.searchpath("luv", package.cpath),
     "luaopen_luv_socket"))
   local core, preload = package.loaded["socket.core"], package.preload["socket.core"]
-  package.loaded["socket.core"] = {}  -- as if stock LuaSocket had been required first
+  local registry = debug.getregistry()
+  -- As if stock LuaSocket had been required first, in a state the drop-in never saw.
+  package.loaded["socket.core"] = {}
   package.preload["socket.core"] = nil
+  registry["luv.socket.installed"] = nil
   local ok, err = pcall(open)
   package.loaded["socket.core"], package.preload["socket.core"] = core, preload
+  registry["luv.socket.installed"] = true
   assert(not ok and err:find("LuaSocket's own socket.core is already loaded", 1, true), err)
+end)
+
+test("under the luv command, require 'luv.socket' after 'socket' is the same module", function()
+  -- The command installs the drop-in at start; luv.so on LUA_CPATH is a second copy of
+  -- the code, which must not be taken for LuaSocket's own socket.core.
+  if tap.plain then return end
+  local f = assert(io.popen(("%q -e 'local a = require \"socket\"; print(a == require \"luv.socket\")'")
+    :format(arg[-1])))
+  local out = f:read("a")
+  f:close()
+  assert(out == "true\n", out)
 end)
 
 test("a receive suspends only its fiber", function()
