@@ -281,6 +281,13 @@ int wait_k(lua_State* L, int, lua_KContext) {
 // wait([timeout]) -> exit_status, term_signal | fail. Suspends until the child exits;
 // returns at once if it has.
 int process_wait(lua_State* L) {
+    // A child that had exited when its object was closed keeps its answer.
+    auto** slot = static_cast<process_handle**>(luaL_checkudata(L, 1, process_type));
+    if (*slot == nullptr && lua_getiuservalue(L, 1, 1) == LUA_TTABLE &&
+        lua_getfield(L, -1, "exit_status") == LUA_TNUMBER) {
+        lua_getfield(L, -2, "term_signal");
+        return 2;
+    }
     process_handle& h = check_process(L);
     if (h.exited()) {
         return push_exit(L, h);
@@ -311,6 +318,11 @@ int process_kill_pid(lua_State* L) {
 int process_close(lua_State* L) {
     auto** slot = static_cast<process_handle**>(luaL_checkudata(L, 1, process_type));
     if (*slot != nullptr) {
+        if ((*slot)->exited() && lua_getiuservalue(L, 1, 1) == LUA_TTABLE) {
+            push_exit(L, **slot);
+            lua_setfield(L, -3, "term_signal");
+            lua_setfield(L, -2, "exit_status");
+        }
         std::exchange(*slot, nullptr)->release();
     }
     lua_pushboolean(L, 1);

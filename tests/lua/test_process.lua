@@ -243,6 +243,15 @@ test("close wakes the waiters with ECANCELED; the child is still reaped", functi
   assert_reaped(pid)
 end)
 
+test("wait on an object closed after its child exited still gives the status", function()
+  local proc = assert(luv.process.spawn("/bin/sh", { "-c", "exit 3" }))
+  assert(proc:wait(LONG) == 3)
+  assert(proc:close() == true)
+  local status, signal = proc:wait()
+  assert(status == 3 and signal == 0, tostring(status))
+  raises("attempt to use a closed luv.process", proc.kill, proc)
+end)
+
 test("a process object collected while its child runs leaves no zombie", function()
   local pid
   do
