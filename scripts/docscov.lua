@@ -24,12 +24,11 @@ if docs_dir == nil then
 end
 
 -- The object types the module had when this script was written. They are looked for
--- anyway, so that a type that disappears is reported instead of silently skipped;
--- luv.thread is the main object only for now, so it may be absent.
+-- anyway, so that a type that disappears is reported instead of silently skipped.
 local expected_types = { ["luv.fiber"] = true, ["luv.timer"] = true, ["luv.idle"] = true,
                          ["luv.main"] = true, ["luv.tcp"] = true, ["luv.pipe"] = true,
                          ["luv.udp"] = true, ["luv.process"] = true,
-                         ["luv.signal"] = true }
+                         ["luv.signal"] = true, ["luv.thread"] = true }
 
 ---------------------------------------------------------------------------------------
 -- What the module offers.

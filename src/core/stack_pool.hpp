@@ -2,7 +2,9 @@
 //
 // A fiber only holds a stack while it is parked inside C frames (see scheduler.hpp), so
 // the number of stacks alive is small in practice; the pool keeps a few free ones so
-// that parking and resuming do not mmap/munmap every time.
+// that parking and resuming do not mmap/munmap every time. When a pool goes away (its
+// runtime, its thread ended), up to 16 of its free stacks are kept process-wide for the
+// next pool that needs one, so short-lived threads (luv.thread) do not map their own.
 #pragma once
 
 #include <cstddef>

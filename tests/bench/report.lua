@@ -55,6 +55,14 @@ local rows = {
       unit = "children/s", better = "high", kind = "speed", fmt = fixed(0),
       target = { peer = "luvit", op = ">=", value = 1, ahead = true,
                  text = "ahead of luvit luv and xargs" } },
+    -- OS threads (thread_*.lua): spawn + join of x + 1, one at a time and 8 at a time, and
+    -- the memory of 100 threads asleep at once. No target in the issue.
+    { label = "OS thread spawn+join", luv = "thread_seq", peer = "thread_seq",
+      unit = "threads/s", better = "high", kind = "speed", fmt = fixed(0) },
+    { label = "  8 at a time", luv = "thread_batch8", peer = "thread_batch8",
+      unit = "threads/s", better = "high", kind = "speed", fmt = fixed(0) },
+    { label = "  100 asleep: RSS", luv = "thread_rss", peer = "thread_rss",
+      unit = "KiB/thread", better = "low", kind = "size", fmt = fixed(0) },
     -- TCP echo (echo_*.lua, echo_libuv.c, driven by echo_load.c). target.ahead: luv must
     -- also be ahead of every peer but C libuv.
     { label = "TCP echo 64 B, 10 conns", luv = "echo_rtt_10", peer = "echo_rtt_10",

@@ -161,6 +161,8 @@ jobs=(
     "luvit   lua procs_luvit.lua      $((1000 / div))"
     "xargs   sh  procs_xargs.sh       $((1000 / div))"
     "luv     luv redis_dropin.lua     $((200 / div))"
+    "luv     luv thread_luv.lua       $((2000 / div))"
+    "luvit   lua thread_luvit.lua     $((2000 / div))"
     "luv     luv echo_luv.lua         rtt   echo"
     "libuv   bin echo_libuv           rtt   echo"
     "luvit   lua echo_luvit.lua       rtt   echo"

@@ -96,6 +96,18 @@ function checks.codec(lines)
   })
 end
 
+function checks.thread(lines)
+  -- The two threads print at the same time into one stdout, so their lines may be cut
+  -- into each other's; print's pieces ("tick: ") stay whole. The JOIN line comes after
+  -- both threads have ended.
+  local text = table.concat(lines, "\n")
+  local _, ticks = text:gsub("tick: ", "")
+  assert(ticks == 200, "expected 200 ticks, got " .. ticks)
+  local _, objects = text:gsub("luv%.thread: 0x%x+", "")
+  assert(text:find("threads:", 1, true) and objects == 2, "no threads: line")
+  assert(lines[#lines] == "JOIN:\ttrue\ttrue\t42", "last line: " .. tostring(lines[#lines]))
+end
+
 -- Examples that read standard input get this text piped in.
 local inputs = { cat = "one\ntwo\nthree\n" }
 
