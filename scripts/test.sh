@@ -37,6 +37,8 @@ for d in sys.argv[1:]:
             skipped += 1
         else:
             failed += 1
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
+if skipped:
+    print(f"({skipped} skipped: their tool or peer is missing here; see the log above)")
+print(f"{passed} passed, {failed} failed")
 PY
 exit $status
