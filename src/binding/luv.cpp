@@ -66,6 +66,7 @@ int open_module(lua_State* L) {
     open_process(L);
     open_signal(L);
     open_codec(L);
+    open_zmq(L);
     open_thread(L);
     lua_pushliteral(L, "luv 0.1.0");
     lua_setfield(L, -2, "version");

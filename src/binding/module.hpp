@@ -15,6 +15,7 @@ void open_udp(lua_State* L);  // luv.net.udp
 void open_process(lua_State* L);  // luv.process
 void open_signal(lua_State* L);   // luv.signal
 void open_codec(lua_State* L);    // luv.codec
+void open_zmq(lua_State* L);      // luv.zmq
 void open_thread(lua_State* L);   // luv.thread
 /// Pushes luv.process.run; the process table (with spawn) on top, the module below it.
 void push_process_run(lua_State* L);

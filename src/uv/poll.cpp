@@ -71,6 +71,10 @@ void fd_poll::close() noexcept {
     for (interest* i = interests_; i != nullptr; i = i->next) {
         i->w->complete(wait_status::cancelled);
     }
+    // A watcher's owner closes the poll itself; forget them rather than call them.
+    while (watchers_ != nullptr) {
+        unwatch(*watchers_);
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&uv_), &on_close);
 }
 
@@ -98,7 +102,7 @@ int fd_poll::arm(int events) noexcept {
 }
 
 bool fd_poll::anyone_waits() const noexcept {
-    if (!readers_.empty() || !writers_.empty()) {
+    if (!readers_.empty() || !writers_.empty() || watchers_ != nullptr) {
         return true;
     }
     for (const interest* i = interests_; i != nullptr; i = i->next) {
@@ -169,6 +173,44 @@ void fd_poll::remove(interest& i) noexcept {
     update_ref();
 }
 
+int fd_poll::watch(watcher& w) noexcept {
+    if (w.poll == this) {
+        return 0;
+    }
+    if (closed_) {
+        return UV_EBADF;
+    }
+    if (const int rc = arm(armed_ | w.events); rc < 0) {
+        return rc;
+    }
+    w.poll = this;
+    w.prev = nullptr;
+    w.next = watchers_;
+    if (watchers_ != nullptr) {
+        watchers_->prev = &w;
+    }
+    watchers_ = &w;
+    uv_ref(reinterpret_cast<uv_handle_t*>(&uv_));
+    return 0;
+}
+
+void fd_poll::unwatch(watcher& w) noexcept {
+    if (w.poll != this) {
+        return;
+    }
+    if (w.prev != nullptr) {
+        w.prev->next = w.next;
+    } else {
+        watchers_ = w.next;
+    }
+    if (w.next != nullptr) {
+        w.next->prev = w.prev;
+    }
+    w.poll = nullptr;
+    w.prev = w.next = nullptr;
+    update_ref();
+}
+
 void fd_poll::waited() noexcept { update_ref(); }
 
 void fd_poll::on_event(uv_poll_t* h, int status, int events) {
@@ -193,6 +235,15 @@ void fd_poll::on_event(uv_poll_t* h, int status, int events) {
                 i->w->notify();
                 woke = true;
             }
+        }
+        // A watcher may unwatch itself from its callback: step before calling it.
+        for (watcher* w = p->watchers_; w != nullptr;) {
+            watcher* next = w->next;
+            if ((w->events & ev) != 0) {
+                w->on_event(*w, ev);
+                woke = true;
+            }
+            w = next;
         }
         if (!woke) {
             unwanted |= ev;

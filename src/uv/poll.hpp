@@ -1,5 +1,5 @@
 // Readiness of a descriptor that luv does not read or write itself: the LuaSocket drop-in's
-// sockets (and later ØMQ's ZMQ_FD). A fiber that got EAGAIN waits here for "readable" or
+// sockets and ØMQ's ZMQ_FD. A fiber that got EAGAIN waits here for "readable" or
 // "writable", then does the system call again itself, as a blocking library would after
 // poll(2). One fd_poll per descriptor per thread: libuv allows one watcher per fd in a
 // loop, so every user of the descriptor (its socket, a select) shares this object.
@@ -45,6 +45,19 @@ public:
     void close() noexcept;
     bool closed() const noexcept { return closed_; }
 
+    /// A callback instead of a waiter, for a descriptor whose readiness does not say which
+    /// waiter may go on: ØMQ's ZMQ_FD only says "look at ZMQ_EVENTS", so the ØMQ socket
+    /// looks, then wakes its receivers or its senders. `on_event` runs inside the loop
+    /// (never on a Lua stack) and may unwatch itself.
+    struct watcher {
+        void (*on_event)(watcher& self, int events) = nullptr;
+        void* data = nullptr;  // the owner's
+        int events = 0;        // UV_READABLE | UV_WRITABLE
+        fd_poll* poll = nullptr;
+        watcher* prev = nullptr;
+        watcher* next = nullptr;
+    };
+
     /// Registers the begun wait `w` for UV_READABLE or UV_WRITABLE. Returns 0, or a
     /// libuv error (then `w` is not registered). Never suspends.
     int wait(waiter& w, int event) noexcept;
@@ -52,6 +65,11 @@ public:
     int add(interest& i) noexcept;
     /// Unregisters it (after its wait ended, however). Never suspends.
     void remove(interest& i) noexcept;
+    /// Registers a watcher (idempotent): it is called on each event it asked for and keeps
+    /// the loop alive until unwatch(). Returns 0 or a libuv error. Never suspends.
+    int watch(watcher& w) noexcept;
+    /// Unregisters it (idempotent). Never suspends.
+    void unwatch(watcher& w) noexcept;
     /// After a wait on this poll ended, however it ended: stops holding the loop alive
     /// if nobody waits any more. Never suspends.
     void waited() noexcept;
@@ -75,6 +93,7 @@ private:
     wait_queue readers_;
     wait_queue writers_;
     interest* interests_ = nullptr;
+    watcher* watchers_ = nullptr;
     int fd_ = -1;
     int armed_ = 0;  // the events libuv watches now
     unsigned holders_ = 0;

@@ -12,6 +12,7 @@ local peers = {
     { id = "copas", title = "copas" },
     { id = "libuv", title = "C libuv" },
     { id = "xargs", title = "xargs -P" },
+    { id = "libzmq", title = "C libzmq" },
 }
 
 local function rate(v)
@@ -102,6 +103,13 @@ local rows = {
       target = { op = ">=", value = 0.9, text = ">= 0.9x stock" } },
     { label = "  redis-benchmark, 50 vs 1 conn", luv = "redis_ceiling_ratio", peer = "-",
       unit = "x", better = "high", kind = "speed", fmt = fixed(2) },
+    -- luv.zmq (zmq_luv.lua, zmq_c.c): 1,000,000 16-byte messages over inproc:// PUSH/PULL,
+    -- default high-water marks, the pusher in a thread; C with libzmq's blocking calls.
+    { label = "ZMQ inproc PUSH/PULL, 2 threads", luv = "zmq_inproc", peer = "zmq_inproc",
+      unit = "msgs/s", better = "high", kind = "speed", fmt = rate,
+      target = { peer = "libzmq", op = ">=", value = 0.8, text = ">= 0.8x C libzmq" } },
+    { label = "  the same, 2 fibers of 1 thread", luv = "zmq_inproc_fibers", peer = "zmq_inproc",
+      unit = "msgs/s", better = "high", kind = "speed", fmt = rate },
 }
 
 -- results[impl][name] = { values... }

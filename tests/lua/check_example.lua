@@ -108,6 +108,34 @@ function checks.thread(lines)
   assert(lines[#lines] == "JOIN:\ttrue\ttrue\t42", "last line: " .. tostring(lines[#lines]))
 end
 
+function checks.zmq(lines)
+  local ticks = {}
+  for i = 1, 10 do ticks[i] = "tick: " .. i end
+  matching(lines, ".", {
+    "consumer: " .. table.concat(ticks, ", "),
+    "producer: sent 10 ticks and STOP, got OK",
+  })
+end
+
+function checks.zmq_pull(lines)
+  -- zmq_push.lua runs in a child process; what it sent arrives in order.
+  local want = {}
+  for i = 1, 10 do want[i] = "GOT: tick: " .. i end
+  want[11] = "pusher exited with status 0"
+  matching(lines, ".", want)
+end
+
+function checks.zmq_pool(lines)
+  local fib = { [0] = 0, 1 }
+  for n = 2, 31 do fib[n] = fib[n - 1] + fib[n - 2] end
+  local want = {}
+  for _, kind in ipairs({ "threads", "processes" }) do
+    want[#want + 1] = "4 " .. kind .. ", 12 jobs:"
+    for n = 20, 31 do want[#want + 1] = ("  fib(%d) = %d"):format(n, fib[n]) end
+  end
+  matching(lines, ".", want)
+end
+
 -- Examples that read standard input get this text piped in.
 local inputs = { cat = "one\ntwo\nthree\n" }
 
