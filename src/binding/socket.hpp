@@ -176,6 +176,10 @@ const char* inet_tryconnect(lua_State* L, socket_object& s, const char* host,
                             const char* serv, const op_clock& tm, const ::addrinfo& hints);
 const char* inet_trybind(lua_State* L, socket_object& s, const char* host, const char* serv,
                          const ::addrinfo& hints);
+/// socket.tcp()/udp() and their 4/6 forms: pushes a new object of class `c`; with
+/// AF_UNSPEC the descriptor is made later, by the first bind, connect or sendto. Never
+/// suspends.
+int inet_create(lua_State* L, cls c, int family, int type);
 /// Disconnects a UDP socket (connect to AF_UNSPEC). Never suspends.
 const char* inet_trydisconnect(socket_object& s) noexcept;
 /// getpeername/getsockname as LuaSocket returns them: ip, port, family. Never suspend.

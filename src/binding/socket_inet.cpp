@@ -51,6 +51,19 @@ const char* family_name(int family) noexcept {
     }
 }
 
+// Parks the calling fiber until the started request `r` is done; false if the wait
+// ended otherwise (a cancel), the request then frees itself.
+template <class Request>
+bool park_for(lua_State* L, Request& r) {
+    detail::waiter& w = begin_park(L, 0);
+    if (w.waiting()) {
+        r.attach(w);
+    } else {
+        r.detach();
+    }
+    return park_wait(L, w) == detail::wait_status::notified;
+}
+
 // getnameinfo(3) without blocking the loop: a reverse lookup on the threadpool. Fills
 // host (NI_MAXHOST bytes); 0 or an EAI_* code.
 int reverse(lua_State* L, const sockaddr* addr, int flags, char* host) {
@@ -60,13 +73,7 @@ int reverse(lua_State* L, const sockaddr* addr, int flags, char* host) {
     if (r == nullptr) {
         return eai_of(status);
     }
-    detail::waiter& w = begin_park(L, 0);
-    if (w.waiting()) {
-        r->attach(w);
-    } else {
-        r->detach();
-    }
-    if (park_wait(L, w) != detail::wait_status::notified) {
+    if (!park_for(L, *r)) {
         return EAI_AGAIN;
     }
     status = r->status();
@@ -262,13 +269,7 @@ int resolve(lua_State* L, const char* host, const char* serv, const ::addrinfo& 
     if (r == nullptr) {
         return eai_of(status);
     }
-    detail::waiter& w = begin_park(L, 0);
-    if (w.waiting()) {
-        r->attach(w);
-    } else {
-        r->detach();
-    }
-    if (park_wait(L, w) != detail::wait_status::notified) {
+    if (!park_for(L, *r)) {
         errno = ECANCELED;
         return EAI_SYSTEM;
     }
@@ -396,6 +397,19 @@ const char* inet_trydisconnect(socket_object& s) noexcept {
         return error_text(errno);
     }
     return nullptr;
+}
+
+int inet_create(lua_State* L, cls c, int family, int type) {
+    int fd = -1;
+    if (family != AF_UNSPEC) {
+        if (const char* err = inet_trycreate(fd, family, type, 0)) {
+            lua_pushnil(L);
+            lua_pushstring(L, err);
+            return 2;
+        }
+    }
+    push_socket(L, c, fd, family);
+    return 1;
 }
 
 int inet_getpeername(lua_State* L, socket_object& s) {

@@ -126,22 +126,9 @@ int meth_shutdown(lua_State* L) {
     return push_one(L);
 }
 
-int create(lua_State* L, int family) {
-    int fd = -1;
-    if (family != AF_UNSPEC) {
-        if (const char* err = inet_trycreate(fd, family, SOCK_STREAM, 0)) {
-            lua_pushnil(L);
-            lua_pushstring(L, err);
-            return 2;
-        }
-    }
-    push_socket(L, cls::tcp_master, fd, family);
-    return 1;
-}
-
-int global_tcp(lua_State* L) { return create(L, AF_UNSPEC); }
-int global_tcp4(lua_State* L) { return create(L, AF_INET); }
-int global_tcp6(lua_State* L) { return create(L, AF_INET6); }
+int global_tcp(lua_State* L) { return inet_create(L, cls::tcp_master, AF_UNSPEC, SOCK_STREAM); }
+int global_tcp4(lua_State* L) { return inet_create(L, cls::tcp_master, AF_INET, SOCK_STREAM); }
+int global_tcp6(lua_State* L) { return inet_create(L, cls::tcp_master, AF_INET6, SOCK_STREAM); }
 
 // socket.connect(address, port [, laddress, lport, family]): a new connected object.
 int global_connect(lua_State* L) {

@@ -216,22 +216,9 @@ int meth_close(lua_State* L) {
     return push_one(L);
 }
 
-int create(lua_State* L, int family) {
-    int fd = -1;
-    if (family != AF_UNSPEC) {
-        if (const char* err = inet_trycreate(fd, family, SOCK_DGRAM, 0)) {
-            lua_pushnil(L);
-            lua_pushstring(L, err);
-            return 2;
-        }
-    }
-    push_socket(L, cls::udp_unconnected, fd, family);
-    return 1;
-}
-
-int global_udp(lua_State* L) { return create(L, AF_UNSPEC); }
-int global_udp4(lua_State* L) { return create(L, AF_INET); }
-int global_udp6(lua_State* L) { return create(L, AF_INET6); }
+int global_udp(lua_State* L) { return inet_create(L, cls::udp_unconnected, AF_UNSPEC, SOCK_DGRAM); }
+int global_udp4(lua_State* L) { return inet_create(L, cls::udp_unconnected, AF_INET, SOCK_DGRAM); }
+int global_udp6(lua_State* L) { return inet_create(L, cls::udp_unconnected, AF_INET6, SOCK_DGRAM); }
 
 }  // namespace
 

@@ -58,6 +58,23 @@ int getsockname_path(lua_State* L, socket_object& s) {
     return 1;
 }
 
+// connect(path): the object becomes `connected`. A failed connect destroys the
+// descriptor, as LuaSocket's does. Suspends the calling fiber.
+int connect_path(lua_State* L, socket_object& s, cls connected) {
+    sockaddr_un addr;
+    socklen_t len = 0;
+    if (!make_address(L, 2, addr, len)) {
+        return push_text(L, "path too long");
+    }
+    if (const int err = io_connect(L, s, reinterpret_cast<sockaddr*>(&addr), len, start_clock(s));
+        err != io_done) {
+        close_socket(s);
+        return push_error(L, err);
+    }
+    set_class(L, 1, connected);
+    return push_one(L);
+}
+
 int meth_getfd(lua_State* L) {
     lua_pushnumber(L, static_cast<socket_object*>(lua_touserdata(L, 1))->fd);
     return 1;
@@ -111,19 +128,7 @@ int stream_accept(lua_State* L) {
 int stream_bind(lua_State* L) { return bind_path(L, *check_class(L, 1, cls::unix_master)); }
 
 int stream_connect(lua_State* L) {
-    socket_object& s = *check_class(L, 1, cls::unix_master);
-    sockaddr_un addr;
-    socklen_t len = 0;
-    if (!make_address(L, 2, addr, len)) {
-        return push_text(L, "path too long");
-    }
-    if (const int err = io_connect(L, s, reinterpret_cast<sockaddr*>(&addr), len, start_clock(s));
-        err != io_done) {
-        close_socket(s);  // LuaSocket destroys the descriptor of a failed unix connect
-        return push_error(L, err);
-    }
-    set_class(L, 1, cls::unix_client);
-    return push_one(L);
+    return connect_path(L, *check_class(L, 1, cls::unix_master), cls::unix_client);
 }
 
 int stream_listen(lua_State* L) {
@@ -223,19 +228,7 @@ int dgram_receivefrom(lua_State* L) {
 int dgram_bind(lua_State* L) { return bind_path(L, *check_class(L, 1, cls::unixdgram_unconnected)); }
 
 int dgram_connect(lua_State* L) {
-    socket_object& s = dgram_member(L);
-    sockaddr_un addr;
-    socklen_t len = 0;
-    if (!make_address(L, 2, addr, len)) {
-        return push_text(L, "path too long");
-    }
-    if (const int err = io_connect(L, s, reinterpret_cast<sockaddr*>(&addr), len, start_clock(s));
-        err != io_done) {
-        close_socket(s);  // LuaSocket destroys the descriptor of a failed unix connect
-        return push_error(L, err);
-    }
-    set_class(L, 1, cls::unixdgram_connected);
-    return push_one(L);
+    return connect_path(L, dgram_member(L), cls::unixdgram_connected);
 }
 
 const char* const dgram_options[] = {"reuseaddr", nullptr};

@@ -93,6 +93,40 @@ function tap.test_main(name, fn, ...)
   collectgarbage()
 end
 
+--- Structural equality that also checks the shape of sharing: each table of `a` maps to
+--- one table of `b`, always the same, so cycles and shared subtables must match. Numbers
+--- compare with their subtype and every bit (NaN payloads, -0.0).
+function tap.same(a, b, map)
+  map = map or {}
+  if rawequal(a, b) then
+    return true
+  end
+  if type(a) ~= type(b) then
+    return false
+  end
+  if type(a) == "number" then
+    if math.type(a) ~= math.type(b) then return false end
+    return string.pack("<d", a) == string.pack("<d", b) or a == b and math.type(a) == "integer"
+  end
+  if type(a) ~= "table" then
+    return false
+  end
+  if map[a] ~= nil then
+    return map[a] == b
+  end
+  map[a] = b
+  local count = 0
+  for k, v in pairs(a) do
+    count = count + 1
+    if type(k) == "table" then return false end  -- table keys: not needed by the tests
+    if not tap.same(v, rawget(b, k), map) then return false end
+  end
+  for _ in pairs(b) do
+    count = count - 1
+  end
+  return count == 0
+end
+
 --- Reports a skipped test.
 function tap.skip(name, reason)
   count = count + 1

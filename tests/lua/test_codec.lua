@@ -25,38 +25,7 @@ local function bits(x)
   return string.pack("<d", x)
 end
 
--- Structural equality that also checks the shape of sharing: a table of `a` maps to one
--- table of `b`, always the same, so cycles and shared subtables must match.
-local function same(a, b, map)
-  map = map or {}
-  if rawequal(a, b) then
-    return true
-  end
-  if type(a) ~= type(b) then
-    return false
-  end
-  if type(a) == "number" then
-    if math.type(a) ~= math.type(b) then return false end
-    return bits(a) == bits(b) or a == b and math.type(a) == "integer"
-  end
-  if type(a) ~= "table" then
-    return false
-  end
-  if map[a] ~= nil then
-    return map[a] == b
-  end
-  map[a] = b
-  local count = 0
-  for k, v in pairs(a) do
-    count = count + 1
-    if type(k) == "table" then return false end  -- not needed by the tests below
-    if not same(v, rawget(b, k), map) then return false end
-  end
-  for _ in pairs(b) do
-    count = count - 1
-  end
-  return count == 0
-end
+local same = tap.same
 
 ---------------------------------------------------------------------------------------
 -- Scalars
