@@ -13,6 +13,7 @@ local peers = {
     { id = "libuv", title = "C libuv" },
     { id = "xargs", title = "xargs -P" },
     { id = "libzmq", title = "C libzmq" },
+    { id = "luafloor", title = "bare Lua binding" },
 }
 
 local function rate(v)

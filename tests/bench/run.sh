@@ -57,7 +57,7 @@ clean=(env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 -u LUA_C
        "LUA_PATH=$HERE/?.lua;${COPAS_LUA_PATH:+$COPAS_LUA_PATH;};")
 ours=("${clean[@]}" "LUA_CPATH=$BUILD/?.so;;")
 
-c_programs=(switch_capi sleepers_libuv timers_libuv echo_libuv echo_load zmq_c)
+c_programs=(switch_capi sleepers_libuv timers_libuv echo_libuv echo_load zmq_c zmq_lua_floor)
 bin=$work
 targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null)
 if grep -q '^tests/bench/switch_capi:' <<<"$targets"; then
@@ -79,9 +79,13 @@ else
     # shellcheck disable=SC2046
     cc -O2 -o "$work/zmq_c" "$HERE/zmq_c.c" $(pkg-config --cflags --libs libzmq) -lpthread ||
         note "cannot compile zmq_c.c"
+    # shellcheck disable=SC2046
+    cc -O2 -o "$work/zmq_lua_floor" "$HERE/zmq_lua_floor.c" \
+        $(pkg-config --cflags --libs lua5.4 libzmq) -lpthread ||
+        note "cannot compile zmq_lua_floor.c"
 fi
 
-declare -A have=([luv]=1 [lua]=1 [capi]=1 [libuv]=1 [libzmq]=1)
+declare -A have=([luv]=1 [lua]=1 [capi]=1 [libuv]=1 [libzmq]=1 [luafloor]=1)
 "${ours[@]}" "$LUA" -e 'assert(require("luv").fiber)' 2>/dev/null ||
     { note "$BUILD/luv.so does not load"; exit 2; }
 if "${clean[@]}" "$LUA" -e 'assert(require("luv").new_timer)' 2>/dev/null; then
@@ -166,6 +170,7 @@ jobs=(
     "luv     luv redis_dropin.lua     $((200 / div))"
     "luv     luv zmq_luv.lua          $((1000000 / div))"
     "libzmq  bin zmq_c                $((1000000 / div))"
+    "luafloor bin zmq_lua_floor       $((1000000 / div))"
     "luv     luv thread_luv.lua       $((2000 / div))"
     "luvit   lua thread_luvit.lua     $((2000 / div))"
     "luv     luv echo_luv.lua         rtt   echo"
