@@ -75,7 +75,13 @@ void close_socket(socket_object& s, bool linger0) noexcept;
 /// After any libzmq call on the socket: ZMQ_FD fires only when the socket's state may
 /// have changed, and the call may have consumed that signal; so the fibers that wait on
 /// the socket and can now go on are woken here. Never suspends.
-void after_call(socket_object& s) noexcept;
+void wake_waiters(socket_object& s) noexcept;
+/// The same, inline: most calls find nobody waiting (it runs once per message).
+inline void after_call(socket_object& s) noexcept {
+    if (!s.receivers.empty() || !s.senders.empty()) {
+        wake_waiters(s);
+    }
+}
 
 // ---- zmq_options.cpp ----
 

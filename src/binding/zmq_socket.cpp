@@ -358,7 +358,8 @@ int send_k(lua_State* L, int status, lua_KContext ctx) {
 // cannot take it (its high-water mark, no peer yet).
 int socket_send(lua_State* L) {
     socket_object& s = check_socket(L, 1);
-    if (lua_type(L, 2) == LUA_TTABLE) {
+    const bool multipart = lua_type(L, 2) == LUA_TTABLE;
+    if (multipart) {
         const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, 2));
         luaL_argcheck(L, n > 0, 2, "a multipart message needs at least one frame");
         for (lua_Integer i = 1; i <= n; ++i) {
@@ -375,7 +376,7 @@ int socket_send(lua_State* L) {
                           : check_flags(L, 3, ZMQ_DONTWAIT | ZMQ_SNDMORE,
                                         "flags must be luv.zmq.DONTWAIT and/or luv.zmq.SNDMORE");
     lua_KContext tried = 0;
-    if (lua_type(L, 2) != LUA_TTABLE) {
+    if (!multipart) {
         // The common case first, with nothing set up for a wait: the socket takes it.
         std::size_t len = 0;
         const char* data = luaL_checklstring(L, 2, &len);
@@ -484,11 +485,7 @@ socket_object& check_socket(lua_State* L, int idx) {
     return *s;
 }
 
-void after_call(socket_object& s) noexcept {
-    if (!s.receivers.empty() || !s.senders.empty()) {
-        wake(s, events_of(s));
-    }
-}
+void wake_waiters(socket_object& s) noexcept { wake(s, events_of(s)); }
 
 int new_socket(lua_State* L, context_handle& h, int type) {
     // The userdata first: if Lua runs out of memory, no libzmq socket is held yet.
