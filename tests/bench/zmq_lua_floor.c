@@ -4,18 +4,14 @@
  * function around libzmq's blocking calls: no argument checks, no fibers, no event loop.
  * The receiving function returns the frame as a Lua string, as any binding must. What
  * luv.zmq adds on top of this is all luv's; what this loses against zmq_c.c is Lua's
- * (a call into C and a string per message).
+ * (a call into C and a string per message). The shape is zmq_pair.h's.
  *
  *   zmq_lua_floor [N]       N defaults to 1,000,000; prints messages/s */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
-#include <pthread.h>
-#include <zmq.h>
 
-#include "bench.h"
-
-#define MESSAGE "0123456789abcdef" /* 16 bytes, as in zmq_c.c and zmq_luv.lua */
+#include "zmq_pair.h"
 
 /* The two loops, in Lua: the same checks as zmq_luv.lua's push_all and pull_all. */
 static const char push_loop[] =
@@ -46,7 +42,7 @@ static int floor_recv(lua_State* L) {
     return 1;
 }
 
-/* Runs `loop` in a fresh lua_State with (fn, sock, n, MESSAGE); exits on a Lua error. */
+/* Runs `loop` in a fresh lua_State with (fn, sock, n, the message); exits on an error. */
 static void run_loop(const char* loop, lua_CFunction fn, void* sock, long n) {
     lua_State* L = luaL_newstate();
     luaL_openlibs(L);
@@ -57,7 +53,7 @@ static void run_loop(const char* loop, lua_CFunction fn, void* sock, long n) {
     lua_pushcfunction(L, fn);
     lua_pushlightuserdata(L, sock);
     lua_pushinteger(L, n);
-    lua_pushliteral(L, MESSAGE);
+    lua_pushliteral(L, ZMQ_PAIR_MESSAGE);
     if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
         fprintf(stderr, "zmq_lua_floor: %s\n", lua_tostring(L, -1));
         exit(1);
@@ -65,43 +61,7 @@ static void run_loop(const char* loop, lua_CFunction fn, void* sock, long n) {
     lua_close(L);
 }
 
-struct job {
-    void* ctx;
-    long n;
-};
+static void push_all(void* push, long n) { run_loop(push_loop, floor_send, push, n); }
+static void pull_all(void* pull, long n) { run_loop(pull_loop, floor_recv, pull, n); }
 
-static void* push_all(void* arg) {
-    const struct job* job = arg;
-    void* push = zmq_socket(job->ctx, ZMQ_PUSH);
-    if (push == NULL || zmq_connect(push, "inproc://bench") != 0) {
-        fprintf(stderr, "zmq_lua_floor: push: %s\n", zmq_strerror(zmq_errno()));
-        exit(1);
-    }
-    run_loop(push_loop, floor_send, push, job->n);
-    zmq_close(push);
-    return NULL;
-}
-
-int main(int argc, char** argv) {
-    const long n = bench_arg(argc, argv, 1, 1000000);
-    void* ctx = zmq_ctx_new();
-    void* pull = zmq_socket(ctx, ZMQ_PULL);
-    if (pull == NULL || zmq_bind(pull, "inproc://bench") != 0) {
-        fprintf(stderr, "zmq_lua_floor: pull: %s\n", zmq_strerror(zmq_errno()));
-        return 1;
-    }
-    struct job job = {ctx, n};
-    const double t0 = bench_now();
-    pthread_t sender;
-    if (pthread_create(&sender, NULL, push_all, &job) != 0) {
-        fprintf(stderr, "zmq_lua_floor: pthread_create failed\n");
-        return 1;
-    }
-    run_loop(pull_loop, floor_recv, pull, n);
-    const double dt = bench_now() - t0;
-    pthread_join(sender, NULL);
-    bench_result("zmq_inproc", (double)n / dt, "msgs/s");
-    zmq_close(pull);
-    zmq_ctx_term(ctx);
-    return 0;
-}
+int main(int argc, char** argv) { return zmq_pair_run(argc, argv, push_all, pull_all); }
