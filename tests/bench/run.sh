@@ -57,7 +57,8 @@ clean=(env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 -u LUA_C
        "LUA_PATH=$HERE/?.lua;${COPAS_LUA_PATH:+$COPAS_LUA_PATH;};")
 ours=("${clean[@]}" "LUA_CPATH=$BUILD/?.so;;")
 
-c_programs=(switch_capi sleepers_libuv timers_libuv echo_libuv echo_load zmq_c zmq_lua_floor)
+c_programs=(switch_capi sleepers_libuv timers_libuv echo_libuv echo_load zmq_c zmq_lua_floor
+            delay_relay)
 bin=$work
 targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null)
 if grep -q '^tests/bench/switch_capi:' <<<"$targets"; then
@@ -83,6 +84,15 @@ else
     cc -O2 -o "$work/zmq_lua_floor" "$HERE/zmq_lua_floor.c" \
         $(pkg-config --cflags --libs lua5.4 libzmq) -lpthread ||
         note "cannot compile zmq_lua_floor.c"
+    cc -O2 -o "$work/delay_relay" "$HERE/delay_relay.c" || note "cannot compile delay_relay.c"
+fi
+
+# redis_dropin.lua runs its LAN-like variant (redis-server behind this relay) only when
+# DELAY_RELAY names the relay.
+if [ -x "$bin/delay_relay" ]; then
+    export DELAY_RELAY="$bin/delay_relay"
+else
+    note "no delay_relay: redis_dropin.lua skips its +0.5 ms round-trip variant"
 fi
 
 declare -A have=([luv]=1 [lua]=1 [capi]=1 [libuv]=1 [libzmq]=1 [luafloor]=1)
