@@ -22,11 +22,11 @@ never outlives the test that started it.
     HEAD /hello                     the headers of GET /hello
 """
 import http.server
-import os
 import sys
-import threading
 import time
 import urllib.parse
+
+import fixture
 
 
 def blob(n, seed):
@@ -130,17 +130,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(404, b"not found", "text/plain")
 
 
-def watch(pid):
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-
-
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # listen()'s backlog: many fibers connect at once
@@ -148,14 +137,9 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     port_file = sys.argv[1]
-    if len(sys.argv) > 2:
-        threading.Thread(target=watch, args=(int(sys.argv[2]),), daemon=True).start()
+    fixture.watch_from_argv(sys.argv, 2)
     server = Server(("127.0.0.1", 0), Handler)
-    tmp = port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, port_file)
-    server.serve_forever()
+    fixture.serve_with_port_file(server, port_file)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+import fixture
+
 OUT = None
 seq_lock = threading.Lock()
 seq = [0]
@@ -105,29 +107,13 @@ class Server(socketserver.ThreadingTCPServer):
     request_queue_size = 128
 
 
-def watch(pid):
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-
-
 def main():
     global OUT
     OUT = sys.argv[1]
     port_file = sys.argv[2]
-    if len(sys.argv) > 3:
-        threading.Thread(target=watch, args=(int(sys.argv[3]),), daemon=True).start()
+    fixture.watch_from_argv(sys.argv, 3)
     server = Server(("127.0.0.1", 0), Handler)
-    tmp = port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, port_file)
-    server.serve_forever()
+    fixture.serve_with_port_file(server, port_file)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ import os
 import socket
 import sys
 import threading
-import time
+
+import fixture
 
 
 def pump(src, dst):
@@ -47,21 +48,9 @@ def serve(conn, port):
     upstream.close()
 
 
-def watch(pid):
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-
-
 def main():
     path, port = sys.argv[1], int(sys.argv[2])
-    if len(sys.argv) > 3:
-        threading.Thread(target=watch, args=(int(sys.argv[3]),), daemon=True).start()
+    fixture.watch_from_argv(sys.argv, 3)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     listener.listen(128)
