@@ -152,6 +152,12 @@ int gettimeout(lua_State* L, socket_object& s);
 int push_one(lua_State* L);
 /// Pushes nil, error_text(err). Returns 2.
 int push_error(lua_State* L, int err);
+/// Pushes nil, `err` (an error text). Returns 2.
+int push_text(lua_State* L, const char* err);
+/// LuaSocket's usual result: push_one for nullptr, else push_text(err).
+inline int push_outcome(lua_State* L, const char* err) {
+    return err == nullptr ? push_one(L) : push_text(L, err);
+}
 
 // ---- socket_inet.cpp ----
 
@@ -176,6 +182,9 @@ const char* inet_tryconnect(lua_State* L, socket_object& s, const char* host,
                             const char* serv, const op_clock& tm, const ::addrinfo& hints);
 const char* inet_trybind(lua_State* L, socket_object& s, const char* host, const char* serv,
                          const ::addrinfo& hints);
+/// tcp:bind and udp:setsockname (args 2 and 3: address, port): binds `s` for sockets of
+/// `socktype`; 1 or nil, error. Never suspends for a numeric address.
+int inet_bind_method(lua_State* L, socket_object& s, int socktype);
 /// socket.tcp()/udp() and their 4/6 forms: pushes a new object of class `c`; with
 /// AF_UNSPEC the descriptor is made later, by the first bind, connect or sendto. Never
 /// suspends.

@@ -399,13 +399,21 @@ const char* inet_trydisconnect(socket_object& s) noexcept {
     return nullptr;
 }
 
+int inet_bind_method(lua_State* L, socket_object& s, int socktype) {
+    const char* address = luaL_checkstring(L, 2);
+    const char* port = luaL_checkstring(L, 3);
+    ::addrinfo hints{};
+    hints.ai_socktype = socktype;
+    hints.ai_family = s.family;
+    hints.ai_flags = AI_PASSIVE;
+    return push_outcome(L, inet_trybind(L, s, address, port, hints));
+}
+
 int inet_create(lua_State* L, cls c, int family, int type) {
     int fd = -1;
     if (family != AF_UNSPEC) {
         if (const char* err = inet_trycreate(fd, family, type, 0)) {
-            lua_pushnil(L);
-            lua_pushstring(L, err);
-            return 2;
+            return push_text(L, err);
         }
     }
     push_socket(L, c, fd, family);

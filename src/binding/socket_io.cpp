@@ -143,9 +143,11 @@ int push_one(lua_State* L) {
     return 1;
 }
 
-int push_error(lua_State* L, int err) {
+int push_error(lua_State* L, int err) { return push_text(L, error_text(err)); }
+
+int push_text(lua_State* L, const char* err) {
     lua_pushnil(L);
-    lua_pushstring(L, error_text(err));
+    lua_pushstring(L, err);
     return 2;
 }
 
@@ -371,30 +373,8 @@ int io_recv(lua_State* L, socket_object& s, char* data, std::size_t count, std::
 
 int io_send(lua_State* L, socket_object& s, const char* data, std::size_t count,
             std::size_t& sent, const op_clock& tm) {
-    sent = 0;
-    for (;;) {
-        if (s.fd < 0) {
-            return io_closed;
-        }
-        const ssize_t n = ::send(s.fd, data, count, MSG_NOSIGNAL);
-        if (n >= 0) {
-            sent = static_cast<std::size_t>(n);
-            return io_done;
-        }
-        const int err = errno;
-        if (err == EPIPE) {
-            return io_closed;
-        }
-        if (err == EINTR || err == EPROTOTYPE) {
-            continue;
-        }
-        if (err != EAGAIN && err != EWOULDBLOCK) {
-            return err;
-        }
-        if (const int rc = wait_fd(L, s, UV_WRITABLE, tm); rc != io_done) {
-            return rc;
-        }
-    }
+    // sendto(2) with no address is send(2) on a connected socket.
+    return io_sendto(L, s, data, count, sent, nullptr, 0, tm);
 }
 
 int io_recvfrom(lua_State* L, socket_object& s, char* data, std::size_t count,

@@ -75,19 +75,7 @@ int meth_accept(lua_State* L) {
 }
 
 int meth_bind(lua_State* L) {
-    socket_object& s = *check_class(L, 1, cls::tcp_master);
-    const char* address = luaL_checkstring(L, 2);
-    const char* port = luaL_checkstring(L, 3);
-    ::addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_family = s.family;
-    hints.ai_flags = AI_PASSIVE;
-    if (const char* err = inet_trybind(L, s, address, port, hints)) {
-        lua_pushnil(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    return push_one(L);
+    return inet_bind_method(L, *check_class(L, 1, cls::tcp_master), SOCK_STREAM);
 }
 
 int meth_connect(lua_State* L) {
@@ -100,12 +88,7 @@ int meth_connect(lua_State* L) {
     const char* err = inet_tryconnect(L, s, address, port, start_clock(s), hints);
     // The class changes even on failure: a non-blocking connect is still in progress.
     set_class(L, 1, cls::tcp_client);
-    if (err != nullptr) {
-        lua_pushnil(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    return push_one(L);
+    return push_outcome(L, err);
 }
 
 int meth_listen(lua_State* L) {
@@ -145,9 +128,7 @@ int global_connect(lua_State* L) {
         bind_hints.ai_flags = AI_PASSIVE;
         if (const char* err = inet_trybind(L, s, local_addr, local_port, bind_hints)) {
             close_socket(s);
-            lua_pushnil(L);
-            lua_pushstring(L, err);
-            return 2;
+            return push_text(L, err);
         }
     }
     ::addrinfo hints{};
@@ -157,9 +138,7 @@ int global_connect(lua_State* L) {
     hints.ai_family = s.family;
     if (const char* err = inet_tryconnect(L, s, remote_addr, remote_port, start_clock(s), hints)) {
         close_socket(s);
-        lua_pushnil(L);
-        lua_pushstring(L, err);
-        return 2;
+        return push_text(L, err);
     }
     set_class(L, -1, cls::tcp_client);
     return 1;

@@ -66,9 +66,7 @@ int meth_sendto(lua_State* L) {
         }
         if (err != nullptr) {
             freeaddrinfo(ai);
-            lua_pushnil(L);
-            lua_pushstring(L, err);
-            return 2;
+            return push_text(L, err);
         }
     }
     std::size_t sent = 0;
@@ -187,28 +185,14 @@ int meth_setpeername(lua_State* L) {
     hints.ai_socktype = SOCK_DGRAM;
     hints.ai_family = s.family;
     if (const char* err = inet_tryconnect(L, s, address, port, start_clock(s), hints)) {
-        lua_pushnil(L);
-        lua_pushstring(L, err);
-        return 2;
+        return push_text(L, err);
     }
     set_class(L, 1, cls::udp_connected);
     return push_one(L);
 }
 
 int meth_setsockname(lua_State* L) {
-    socket_object& s = *check_class(L, 1, cls::udp_unconnected);
-    const char* address = luaL_checkstring(L, 2);
-    const char* port = luaL_checkstring(L, 3);
-    ::addrinfo hints{};
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_family = s.family;
-    hints.ai_flags = AI_PASSIVE;
-    if (const char* err = inet_trybind(L, s, address, port, hints)) {
-        lua_pushnil(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    return push_one(L);
+    return inet_bind_method(L, *check_class(L, 1, cls::udp_unconnected), SOCK_DGRAM);
 }
 
 int meth_close(lua_State* L) {

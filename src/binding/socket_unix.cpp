@@ -28,12 +28,6 @@ bool make_address(lua_State* L, int arg, sockaddr_un& addr, socklen_t& len) {
     return true;
 }
 
-int push_text(lua_State* L, const char* err) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-}
-
 int bind_path(lua_State* L, socket_object& s) {
     sockaddr_un addr;
     socklen_t len = 0;
