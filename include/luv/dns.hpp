@@ -1,5 +1,5 @@
 // luv/dns.hpp - name resolution on libuv's threadpool, and the socket address type that
-// the network classes (luv::udp, later TCP) share.
+// the network classes (luv::udp, luv::tcp) share.
 //
 //   for (const auto& ai : luv::net::getaddrinfo("localhost", "http", {.socktype = "stream"}))
 //       std::printf("%s port %d\n", ai.addr.host.c_str(), ai.addr.port);
