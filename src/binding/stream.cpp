@@ -25,6 +25,22 @@ int push_data(lua_State* L, const std::string& data) {
     return 2;
 }
 
+int read_k(lua_State* L, int, lua_KContext ctx);
+
+// Waits for the stream to be readable until `deadline`, then runs read_k. Stack: 1 the
+// stream, 2 len, 3 timeout, 4 the deadline (kept for a second wait).
+int wait_then_read(lua_State* L, detail::stream_handle& h, std::uint64_t deadline,
+                   lua_KContext len) {
+    detail::waiter& w = begin_wait(L, deadline);
+    if (w.waiting()) {
+        if (const int rc = h.wait_readable(w); rc < 0) {
+            sched(L).end_wait(w);
+            return push_fail(L, rc);
+        }
+    }
+    return finish_wait(L, w, &ktrampoline<read_k>, len);
+}
+
 // read([len[, timeout]]) -> nbytes, data | nil, "EOF: end of file", "EOF" | fail
 int read_k(lua_State* L, int, lua_KContext ctx) {
     const detail::waiter& w = current_wait(L);
@@ -39,7 +55,12 @@ int read_k(lua_State* L, int, lua_KContext ctx) {
     if (h->buffered() > 0) {
         return push_data(L, h->take(static_cast<std::size_t>(ctx)));
     }
-    return push_fail(L, h->read_end() != 0 ? h->read_end() : UV_EOF);
+    if (h->read_end() != 0) {
+        return push_fail(L, h->read_end());
+    }
+    // Woken for bytes that a fiber which ran in between has read: wait for more, within
+    // the deadline the call began with.
+    return wait_then_read(L, *h, static_cast<std::uint64_t>(lua_tointeger(L, 4)), ctx);
 }
 
 int stream_read(lua_State* L) {
@@ -54,14 +75,9 @@ int stream_read(lua_State* L) {
     if (h.read_end() != 0) {
         return push_fail(L, h.read_end());
     }
-    detail::waiter& w = begin_wait(L, deadline);
-    if (w.waiting()) {
-        if (const int rc = h.wait_readable(w); rc < 0) {
-            sched(L).end_wait(w);
-            return push_fail(L, rc);
-        }
-    }
-    return finish_wait(L, w, &ktrampoline<read_k>, static_cast<lua_KContext>(len));
+    lua_settop(L, 3);
+    lua_pushinteger(L, static_cast<lua_Integer>(deadline));
+    return wait_then_read(L, h, deadline, static_cast<lua_KContext>(len));
 }
 
 // write(data[, timeout]) -> true | fail; returns once the kernel has every byte.
@@ -95,10 +111,10 @@ int stream_listen(lua_State* L) {
     return push_status(L, h.listen(static_cast<int>(backlog)));
 }
 
-// accept(client[, timeout]) -> client | fail
-int stream_accept(lua_State* L);
+// Takes a pending connection into the client at 2, or waits for one until `deadline`.
+int accept_step(lua_State* L, std::uint64_t deadline);
 
-int accept_k(lua_State* L, int, lua_KContext) {
+int accept_k(lua_State* L, int, lua_KContext ctx) {
     const detail::waiter& w = current_wait(L);
     if (w.status() != detail::wait_status::notified) {
         return push_wait_failure(L, w.status());
@@ -106,14 +122,14 @@ int accept_k(lua_State* L, int, lua_KContext) {
     if (check_stream(L, 1).h == nullptr || check_stream(L, 2).h == nullptr) {
         return push_fail(L, UV_ECANCELED);  // woken, then closed by another fiber
     }
-    return stream_accept(L);  // a connection is pending (or a listen error): take it
+    // A connection is pending (or a listen error); if another acceptor took it first,
+    // this waits for the next, within the deadline the call began with.
+    return accept_step(L, static_cast<std::uint64_t>(ctx));
 }
 
-int stream_accept(lua_State* L) {
-    stream_object& s = check_stream(L, 1);
+int accept_step(lua_State* L, std::uint64_t deadline) {
     detail::stream_handle& server = check_open_stream(L, 1);
     detail::stream_handle& client = check_open_stream(L, 2);
-    const std::uint64_t deadline = stream_deadline(L, 3, s);
     const int rc = server.accept(client);
     if (rc == 0) {
         lua_settop(L, 2);
@@ -126,7 +142,15 @@ int stream_accept(lua_State* L) {
     if (w.waiting()) {
         server.wait_connection(w);
     }
-    return finish_wait(L, w, &ktrampoline<accept_k>);
+    return finish_wait(L, w, &ktrampoline<accept_k>, static_cast<lua_KContext>(deadline));
+}
+
+// accept(client[, timeout]) -> client | fail
+int stream_accept(lua_State* L) {
+    stream_object& s = check_stream(L, 1);
+    check_open_stream(L, 1);
+    check_open_stream(L, 2);
+    return accept_step(L, stream_deadline(L, 3, s));
 }
 
 int stream_shutdown(lua_State* L) {

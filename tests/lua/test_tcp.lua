@@ -495,6 +495,37 @@ test("close() by another fiber after a reader was woken: data or ECANCELED, no e
   end
 end)
 
+-- A reader is woken when bytes arrive, and runs later; a fiber that runs in between may
+-- read them first (the fast path takes buffered bytes whoever registered as the reader).
+-- The woken reader then has nothing: it must wait for more, not report a false EOF.
+test("a woken reader whose bytes another fiber took first waits for more (no false EOF)",
+     function()
+  local c1, a = pair()
+  local c2, b = pair()
+  local _ <close> = closing(c1, a, c2, b)
+  local reader = luv.fiber.create(function() return a:read(nil, LONG) end)
+  local thief = luv.fiber.create(function()
+    assert(b:read(nil, LONG))
+    return a:read(nil, LONG)  -- the reader was woken for these bytes but has not run yet
+  end)
+  thief:ready()
+  reader:ready()
+  luv.sleep(0.01)
+  -- both wake in the same loop iteration; the thief (woken first) runs first
+  assert(c2:write("y"))
+  assert(c1:write("x"))
+  luv.sleep(0.05)
+  assert(c1:write("z"))
+  local got = {}
+  for _, f in ipairs({ reader, thief }) do
+    local n, data, code = f:join()
+    assert(n == 1, "a reader got " .. tostring(data) .. " " .. tostring(code))
+    got[#got + 1] = data
+  end
+  table.sort(got)
+  assert(got[1] == "x" and got[2] == "z", table.concat(got, ","))
+end)
+
 test("close() during connect's name resolution: ECANCELED, no error", function()
   local server <close>, port = listener()
   local c = luv.net.tcp()
