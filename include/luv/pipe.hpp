@@ -52,6 +52,9 @@ public:
     void open(int fd);
 
 private:
+    // luv::process wraps the parent's ends of a child's stdio pipes.
+    friend class process;
+
     explicit pipe(detail::stream_handle* h) noexcept : stream(h, "pipe") {}
 };
 

@@ -72,6 +72,9 @@ public:
     bool closed() const noexcept { return h_ == nullptr; }
 
 protected:
+    // luv::process hands the descriptor of a stream to a child (process::stdio::of).
+    friend class process;
+
     stream(detail::stream_handle* h, const char* kind) noexcept : h_(h), kind_(kind) {}
     ~stream();
     stream(stream&& o) noexcept;
