@@ -1,5 +1,7 @@
 // luv/fs.hpp - the filesystem for fibers: every call runs on libuv's threadpool, so a
-// slow disk stalls only the fiber that asked, never the loop.
+// slow disk stalls only the fiber that asked, never the loop. The one exception: a read
+// of a regular file that the page cache holds is copied at once on the calling thread
+// (preadv2 with RWF_NOWAIT, which never blocks), without suspending.
 //
 //   luv::fs::file out("/tmp/x", "w");
 //   out.write("hello\n");
@@ -70,7 +72,10 @@ public:
     file& operator=(const file&) = delete;
 
     /// Reads up to `len` bytes at `offset`, or at the file position when it is negative;
-    /// returns "" at the end of the file. Suspends the calling fiber.
+    /// returns "" at the end of the file. A regular file's read comes back short only at
+    /// its end. Suspends the calling fiber, except for a read of a regular file that the
+    /// page cache satisfies, which returns without suspending (unless the loop has not
+    /// polled for a millisecond: then it suspends once, so other fibers and timers run).
     std::string read(std::size_t len = 65536, std::int64_t offset = -1);
     /// Writes all of `data` (copied, so it may go away meanwhile) at `offset`, or at the
     /// file position when it is negative. Returns the bytes written, fewer only if an

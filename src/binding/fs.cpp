@@ -1,6 +1,8 @@
 // luv.fs and file objects ("luv.file"): the filesystem on libuv's threadpool. Every
 // call that touches the disk starts an fs_request (src/uv/fs.cpp) as the calling fiber's
 // wait, from a fiber or from the main chunk alike; a continuation pushes the results.
+// A read that the page cache satisfies completes inside fs_request::start and ends the
+// wait as notified: finish_wait then runs the continuation at once, without suspending.
 //
 // Argument checks come first and may raise; nothing with a destructor is alive until
 // begin_wait has returned, and fs_args holds only views into the Lua strings on the stack,
@@ -546,8 +548,10 @@ void open_fs(lua_State* L) {
     luaL_newlib(L, module);
     lua_setfield(L, -2, "fs");
     // luv.stdin, luv.stdout, luv.stderr: file objects on fds 0, 1, 2 that do not own them.
-    // Their reads and writes run on the threadpool like any file's, so they work the same
-    // whether the descriptor is a terminal, a pipe or a file, never change its flags
+    // Their reads and writes run on the threadpool like any file's (a regular file's reads
+    // from the page cache excepted, as for any file; a terminal's or a pipe's never run on
+    // the loop), so they work the same whether the descriptor is a terminal, a pipe or a
+    // file, never change its flags
     // (libuv's streams would make it non-blocking under print()), and closing them (or
     // the Lua state) leaves the descriptors open: no output is lost at exit.
     const struct {

@@ -49,6 +49,7 @@ fiber_base::slice root_fiber::run_slice() {
 
 scheduler::scheduler(uv_loop_t* loop) : loop_(loop), current_(&root_) {
     root_.state_ = fiber_base::state::running;
+    polled_at_ = uv_hrtime();
     uv_timer_init(loop_, &deadline_timer_);
     deadline_timer_.data = this;
 }
@@ -146,11 +147,11 @@ wait_status scheduler::suspend(waiter& w) {
     return w.status_;
 }
 
-void scheduler::end_wait(waiter& w) noexcept {
+void scheduler::end_wait(waiter& w, wait_status how) noexcept {
     if (w.status_ != wait_status::waiting) {
         return;
     }
-    w.status_ = wait_status::cancelled;
+    w.status_ = how;
     if (w.queue_ != nullptr) {
         w.queue_->remove(w);
     }
@@ -390,6 +391,7 @@ bool scheduler::poll(bool block) {
     in_poll_ = true;
     const int alive = uv_run(loop_, block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     in_poll_ = false;
+    polled_at_ = uv_hrtime();
     expire_deadlines();
     return alive != 0 || !deadlines_.empty();
 }

@@ -63,10 +63,11 @@ public:
     /// ended. If no stack can be had, the wait is abandoned and the error thrown.
     /// Suspends the calling fiber.
     wait_status suspend(waiter& w);
-    /// Ends a wait that was begun but never suspended on (its operation finished at once
-    /// or could not start): the waiter ends as cancelled and nobody is readied. Never
-    /// suspends.
-    void end_wait(waiter& w) noexcept;
+    /// Ends a wait that was begun but never suspended on: its operation could not start
+    /// (`how` = cancelled, the default) or completed at once without suspending (`how` =
+    /// notified, e.g. a file read that the page cache satisfied). Nobody is readied.
+    /// Never suspends.
+    void end_wait(waiter& w, wait_status how = wait_status::cancelled) noexcept;
     /// begin_wait() + suspend() for a wait that nothing but the deadline, a cancel, or
     /// an explicit complete() ends. Suspends the calling fiber.
     wait_status wait(waiter& w, std::uint64_t deadline_ms = 0);
@@ -77,6 +78,17 @@ public:
     /// Re-queues the current fiber at the tail and lets the others run. Suspends the
     /// calling fiber.
     void yield();
+
+    /// Whether an operation that can complete on the loop's thread without suspending (a
+    /// file read that the page cache satisfies) may still do so: true until inline_ns have
+    /// passed since the loop last polled. A fiber whose calls keep completing at once
+    /// never lets the loop run, so timers and I/O would wait; when this says false the
+    /// caller takes its suspending path instead, and the loop polls before that fiber
+    /// continues. Never suspends.
+    bool may_complete_inline() const noexcept { return uv_hrtime() - polled_at_ < inline_ns; }
+    /// 1 ms: far below a timer's tolerance, yet a threadpool round trip (some 30 us) every
+    /// millisecond costs a reader of cached files only a few per cent.
+    static constexpr std::uint64_t inline_ns = 1'000'000;
 
     /// Loop time in ms, refreshed first: deadlines are computed against it.
     std::uint64_t now() noexcept;
@@ -154,6 +166,7 @@ private:
     std::uint64_t switches_ = 0;
     std::uint64_t unjoined_errors_ = 0;
     unsigned since_poll_ = 0;
+    std::uint64_t polled_at_ = 0;  // uv_hrtime() when the last poll ended
     bool in_poll_ = false;  // inside uv_run: callbacks that ready a fiber stop the loop
     // AddressSanitizer needs the bounds of the stack it is switching to.
     const void* root_stack_bottom_ = nullptr;

@@ -2,9 +2,13 @@
 // fs_api.cpp.
 #include "uv/fs.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <memory>
@@ -16,6 +20,14 @@
 #include "core/scheduler.hpp"
 #include "luv/error.hpp"
 #include "luv/runtime.hpp"
+
+// preadv2 with RWF_NOWAIT (Linux >= 4.14) and statx (Linux >= 4.11; glibc >= 2.28), for
+// the fast path of reads; elsewhere every read takes the threadpool.
+#if defined(__linux__) && defined(RWF_NOWAIT) && defined(STATX_TYPE)
+#define LUV_READ_NOWAIT 1
+#else
+#define LUV_READ_NOWAIT 0
+#endif
 
 namespace luv::detail {
 namespace {
@@ -96,6 +108,26 @@ void fs_file::release() noexcept {
     }
 }
 
+bool fs_file::may_read_now() noexcept {
+#if LUV_READ_NOWAIT
+    if (read_now_ == tri::unknown) {
+        // Regular files only: RWF_NOWAIT would not block on a pipe or a terminal either,
+        // but their data is no page cache, and a descriptor that the kernel does not treat
+        // as it should must never stall the loop. statx asks for the type alone and
+        // takes what the kernel has cached (AT_STATX_DONT_SYNC): unlike fstat it never
+        // waits for a network filesystem's server, and an inode's type never changes.
+        struct statx st {};
+        const bool regular =
+            ::statx(fd_, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) == 0 &&
+            (st.stx_mask & STATX_TYPE) != 0 && S_ISREG(st.stx_mode);
+        read_now_ = regular ? tri::yes : tri::no;
+    }
+    return read_now_ == tri::yes;
+#else
+    return false;
+#endif
+}
+
 int fs_file::destroy() noexcept {
     const int rc = borrowed_ ? 0 : close_now(fd_);
     delete this;
@@ -106,6 +138,9 @@ int fs_file::destroy() noexcept {
 
 fs_request* fs_request::start(scheduler& sched, waiter& w, fs_op op, const fs_args& a,
                               int& status) {
+    // Asked first: the bound on the loop's wait is then the budget plus this one read,
+    // however long its buffer takes to allocate.
+    const bool may_read_now = op == fs_op::read && sched.may_complete_inline();
     std::unique_ptr<fs_request, deleter> r(new fs_request());
     r->loop_ = sched.loop();
     r->op_ = op;
@@ -130,17 +165,91 @@ fs_request* fs_request::start(scheduler& sched, waiter& w, fs_op op, const fs_ar
         a.in->retain();
     }
     r->waiter_ = &w;
+    if (may_read_now && r->read_now()) {
+        // Done without suspending: nothing to hook; the caller finds `w` notified.
+        r->waiter_ = nullptr;
+        sched.end_wait(w, wait_status::notified);
+        return r.release();
+    }
     status = r->submit();
     if (status < 0) {
         r->waiter_ = nullptr;
         r.release()->finish();
         return nullptr;
     }
+    r->uses_position_ = op == fs_op::sendfile ||
+                        ((op == fs_op::read || op == fs_op::write) && a.offset < 0);
+    if (r->uses_position_) {
+        ++a.file->position_users;
+    }
     w.on_abandon(&fs_request::abandon, r.get());
     if (a.file != nullptr) {
         a.file->waiters.push(w);  // closing the file wakes the fiber
     }
     return r.release();
+}
+
+// The fast path of a read: preadv2(RWF_NOWAIT) on the loop's thread, straight into the
+// request's buffer. It returns what the page cache holds without ever blocking, and fails
+// with EAGAIN when the first byte is not cached. Returns true when the read is complete
+// (result_ and text_ set); false leaves the read to the threadpool, done as it always was.
+//
+// A blocking read of a regular file returns fewer bytes than asked only at the end of the
+// file, and callers may rely on it; RWF_NOWAIT also stops short where the cached part
+// ends. So a short result is followed by another call: 0 there confirms the end, more
+// bytes are appended, and EAGAIN means the rest is not cached. Then the threadpool reads
+// the rest at offset + done_ when the read has an offset. Without one, the file position
+// has moved by what was read: it is moved back and the threadpool reads the whole, as one
+// read(2), exactly the old operation; so no other read of the file can slip in between
+// two halves (only the file's own requests could move the position meanwhile, and while
+// any is in flight the fast path is skipped: fs_file::position_users).
+bool fs_request::read_now() noexcept {
+#if LUV_READ_NOWAIT
+    fs_file& f = *a_.file;
+    const bool at_position = a_.offset < 0;
+    // A read of 0 bytes keeps its old path: read(2) of nothing still reports EBADF or
+    // EISDIR, where RWF_NOWAIT might answer otherwise.
+    if (text_.empty() || (at_position && f.position_users > 0) || !f.may_read_now()) {
+        return false;
+    }
+    std::size_t got = 0;
+    for (;;) {
+        iovec iov{text_.data() + got, text_.size() - got};
+        const off_t at =
+            at_position ? -1 : static_cast<off_t>(a_.offset) + static_cast<off_t>(got);
+        const ssize_t n = ::preadv2(f.fd(), &iov, 1, at, RWF_NOWAIT);
+        if (n > 0) {
+            got += static_cast<std::size_t>(n);
+            if (got < text_.size()) {
+                continue;  // the end of the file, or of the cached part: the next call says
+            }
+            break;
+        }
+        if (n == 0) {
+            break;  // the end of the file
+        }
+        const int err = errno;
+        if (err == EOPNOTSUPP || err == EINVAL || err == ENOSYS) {
+            f.cannot_read_now();  // the filesystem (or the kernel) does not support it
+        }
+        // EAGAIN: not cached. Any other error: the threadpool's read reports it, as before.
+        if (got > 0) {
+            if (!at_position) {
+                done_ = static_cast<std::int64_t>(got);
+            } else if (::lseek(f.fd(), -static_cast<off_t>(got), SEEK_CUR) < 0) {
+                // Cannot happen to a regular file; should it, the rest follows at the
+                // position, which is where it must come from.
+                done_ = static_cast<std::int64_t>(got);
+            }
+        }
+        return false;
+    }
+    text_.resize(got);
+    result_ = static_cast<std::int64_t>(got);
+    return true;
+#else
+    return false;
+#endif
 }
 
 int fs_request::submit() noexcept {
@@ -171,8 +280,11 @@ int fs_request::submit() noexcept {
     case fs_op::copyfile: return uv_fs_copyfile(loop_, q, p, p2, a_.flags, cb);
     case fs_op::access: return uv_fs_access(loop_, q, p, a_.mode, cb);
     case fs_op::read: {
-        const uv_buf_t b = uv_buf_init(text_.data(), static_cast<unsigned>(text_.size()));
-        return uv_fs_read(loop_, q, fd, &b, 1, a_.offset, cb);
+        // done_ > 0: the fast path read that much at an explicit offset (or, if it could
+        // not move the position back, at the position, which has moved on by as much).
+        const uv_buf_t b = uv_buf_init(text_.data() + done_,
+                                       static_cast<unsigned>(text_.size() - done_));
+        return uv_fs_read(loop_, q, fd, &b, 1, a_.offset < 0 ? -1 : a_.offset + done_, cb);
     }
     case fs_op::write: {
         const auto left = static_cast<std::int64_t>(data_.size()) - done_;
@@ -238,6 +350,11 @@ bool fs_request::step_done() noexcept {
         }
         break;
     case fs_op::read:
+        // After the fast path's first done_ bytes the result is both parts; an error of
+        // the rest is then left for the next call, as a write reports the bytes it moved.
+        if (done_ > 0) {
+            res = done_ + std::max<std::int64_t>(res, 0);
+        }
         text_.resize(res >= 0 ? static_cast<std::size_t>(res) : 0);
         break;
     case fs_op::write:
@@ -324,6 +441,9 @@ void fs_request::finish() noexcept {
 
 void fs_request::release_files() noexcept {
     if (auto* f = std::exchange(a_.file, nullptr); f != nullptr) {
+        if (uses_position_) {
+            --f->position_users;  // libuv is done: the system call has returned
+        }
         f->release();
     }
     if (auto* f = std::exchange(a_.in, nullptr); f != nullptr) {

@@ -2,6 +2,10 @@
 // a callback, and the descriptor of an open file shared by its owner and the requests in
 // flight on it. Used by the C++ API (luv::fs) and by the Lua binding alike.
 //
+// One exception to the threadpool: a read of a regular file first tries
+// preadv2(RWF_NOWAIT) on the loop's thread, which returns what the page cache holds and
+// never blocks; only what it cannot deliver goes to the threadpool (fs_request::read_now).
+//
 // A request outlives an abandoned wait. When the fiber stops waiting (cancel, close of
 // the file, the fiber collected), the waiter's on_abandon hook detaches the request and
 // tries uv_cancel; whether or not that succeeds, libuv still calls the request's callback,
@@ -47,10 +51,23 @@ public:
     void retain() noexcept { ++refs_; }
     void release() noexcept;
 
+    /// Whether a read may try preadv2(RWF_NOWAIT) on the loop's thread: only a regular
+    /// file (learnt once, at the first read) on a filesystem that supports it (until
+    /// preadv2 says otherwise). A terminal or a pipe is never read on the loop's thread.
+    /// Never suspends, never blocks.
+    bool may_read_now() noexcept;
+    /// preadv2 refused RWF_NOWAIT on this file: never try again. Never suspends.
+    void cannot_read_now() noexcept { read_now_ = tri::no; }
+
     /// The fibers waiting for a request on this file, woken by close().
     wait_queue waiters;
+    /// Requests on the threadpool that use and move the file position (read and write
+    /// without an offset, sendfile's output). A read without an offset skips the fast
+    /// path while there are any: its steps (and an undo) must not interleave with theirs.
+    unsigned position_users = 0;
 
 private:
+    enum class tri : std::uint8_t { unknown, yes, no };
     fs_file(int fd, std::string_view path) : fd_(fd), path_(path) {}
     ~fs_file() = default;
     int destroy() noexcept;
@@ -59,6 +76,7 @@ private:
     std::string path_;
     unsigned refs_ = 1;
     bool borrowed_ = false;
+    tri read_now_ = tri::unknown;
 };
 
 enum class fs_op : std::uint8_t {
@@ -90,6 +108,12 @@ public:
     /// Starts `op` and hooks `w` (begun with scheduler::begin_wait, still waiting) to it.
     /// Returns nullptr and sets `status` if libuv refuses it at once. May throw
     /// std::bad_alloc before anything started. Never suspends.
+    ///
+    /// A read that the page cache satisfies completes here, on the calling thread: `w`
+    /// then ends as notified (scheduler::end_wait) and the caller, which finds it no
+    /// longer waiting, reads the results at once, as after a wake-up. Unless the loop
+    /// polled within scheduler::inline_ns, the read takes the threadpool regardless, so
+    /// that a fiber reading a cached file in a loop still lets timers and I/O run.
     static fs_request* start(scheduler& sched, waiter& w, fs_op op, const fs_args& args,
                              int& status);
 
@@ -121,6 +145,7 @@ private:
     struct deleter {
         void operator()(fs_request* r) const noexcept { delete r; }
     };
+    bool read_now() noexcept;
     int submit() noexcept;
     bool step_done() noexcept;
     void release_files() noexcept;
@@ -133,9 +158,11 @@ private:
     fs_op op_ = fs_op::stat;
     bool sizing_ = false;       // sendfile: the fstat that finds the length runs
     bool owns_fd_ = false;      // open: succeeded, and nobody took the descriptor yet
+    bool uses_position_ = false; // counted in a_.file->position_users while in flight
     fs_args a_;                 // without its views: path_, path2_, data_ hold those
     std::string path_, path2_, data_;
-    std::int64_t done_ = 0;     // write, sendfile: bytes moved so far
+    std::int64_t done_ = 0;     // write, sendfile: bytes moved so far; read: bytes the
+                                // fast path read before the threadpool takes the rest
     std::int64_t result_ = 0;
     std::string text_;
     luv::fs::stat_info stat_;

@@ -1,6 +1,8 @@
 -- Reading a file in 64 KiB reads from one fiber while 100 other fibers keep a 10 ms
 -- timer going: the read throughput, and how late the worst timer wake-up was. The file
--- is read on libuv's threadpool, so the loop (and the timers) should not notice.
+-- is in the page cache, so its reads complete on the loop's thread without suspending
+-- (preadv2 RWF_NOWAIT); the timers must not notice, since a reader that has not let the
+-- loop poll for 1 ms takes the threadpool once (scheduler::may_complete_inline).
 --   lua5.4 fileread_luv.lua FILE
 local luv = require "luv"
 local bench = require "bench"
