@@ -26,6 +26,8 @@
 
 using namespace std::chrono_literals;
 
+using luv::test::uv_status_of;
+
 namespace {
 
 // A directory made by luv::fs::mkdtemp, removed with everything in it at the end.
@@ -44,16 +46,6 @@ public:
     std::string operator/(const std::string& name) const { return path + "/" + name; }
     std::string path;
 };
-
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
-}
 
 // Where /proc/self/fd/<fd> points, or "" if the descriptor is not open.
 std::string fd_target(int fd) {

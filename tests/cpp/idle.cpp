@@ -13,19 +13,7 @@
 
 using namespace std::chrono_literals;
 
-namespace {
-
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
-}
-
-}  // namespace
+using luv::test::uv_status_of;
 
 TEST_CASE("a started idle wakes its waiter on every loop iteration", "[idle]") {
     luv::runtime rt;

@@ -21,17 +21,9 @@
 using namespace std::chrono_literals;
 using luv::test::ms_since;
 
-namespace {
+using luv::test::uv_status_of;
 
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
-}
+namespace {
 
 class temp_dir {
 public:

@@ -32,19 +32,11 @@ using namespace std::chrono_literals;
 using luv::process;
 using luv::test::ms_since;
 
+using luv::test::uv_status_of;
+
 namespace {
 
 constexpr auto bound = 10s;  // the longest any wait for a child may take
-
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
-}
 
 // Waits (suspending the calling fiber) until the child is reaped: kill(pid, 0) succeeds
 // on a zombie and fails with ESRCH only once someone waited for it.

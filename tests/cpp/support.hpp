@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "core/scheduler.hpp"
+#include "luv/error.hpp"
 #include "luv/runtime.hpp"
 #include "luv/util.hpp"
 
@@ -19,6 +20,17 @@ namespace luv::test {
 
 /// The scheduler of the calling thread's runtime.
 inline detail::scheduler& sched() { return runtime::get().scheduler(); }
+
+/// The libuv status of the luv::system_error that `f()` throws, or 0 if it returns.
+template <class F>
+int uv_status_of(F&& f) {
+    try {
+        f();
+    } catch (const luv::system_error& e) {
+        return e.status();
+    }
+    return 0;
+}
 
 /// Milliseconds elapsed since `start_ns`, a luv::hrtime() reading.
 inline double ms_since(std::uint64_t start_ns) {

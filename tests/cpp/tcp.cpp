@@ -25,17 +25,9 @@
 using namespace std::chrono_literals;
 using luv::test::ms_since;
 
-namespace {
+using luv::test::uv_status_of;
 
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
-}
+namespace {
 
 int open_fds() {
     int n = 0;

@@ -16,6 +16,8 @@
 using namespace std::chrono_literals;
 using luv::test::ms_since;
 
+using luv::test::uv_status_of;
+
 namespace {
 
 // Runs `f` and returns the libuv status of the luv::system_error it throws (0 if none).
@@ -24,16 +26,6 @@ void busy_for(std::chrono::milliseconds d) {
     const auto t0 = luv::hrtime();
     while (ms_since(t0) < static_cast<double>(d.count())) {
     }
-}
-
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
 }
 
 }  // namespace

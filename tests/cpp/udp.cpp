@@ -16,19 +16,7 @@
 using namespace std::chrono_literals;
 using luv::test::ms_since;
 
-namespace {
-
-template <class F>
-int uv_status_of(F&& f) {
-    try {
-        f();
-    } catch (const luv::system_error& e) {
-        return e.status();
-    }
-    return 0;
-}
-
-}  // namespace
+using luv::test::uv_status_of;
 
 TEST_CASE("a round trip over IPv4 and IPv6 loopback", "[udp]") {
     luv::runtime rt;
