@@ -27,25 +27,9 @@
 using namespace std::chrono_literals;
 
 using luv::test::uv_status_of;
+using luv::test::temp_dir;
 
 namespace {
-
-// A directory made by luv::fs::mkdtemp, removed with everything in it at the end.
-class temp_dir {
-public:
-    temp_dir() {
-        const char* tmp = std::getenv("TMPDIR");
-        path = luv::fs::mkdtemp(std::string(tmp != nullptr ? tmp : "/tmp") + "/luv-cpp-fs-XXXXXX");
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-    std::string path;
-};
 
 // Where /proc/self/fd/<fd> points, or "" if the descriptor is not open.
 std::string fd_target(int fd) {
@@ -133,7 +117,7 @@ TEST_CASE("open, write, read, stat and unlink from a fiber", "[fs]") {
     luv::fs::stat_info st;
     bool gone = false;
     luv::spawn([&] {
-        temp_dir dir;
+        temp_dir dir("luv-cpp-fs");
         const std::string p = dir / "a";
         {
             luv::fs::file f(p, "w");
@@ -168,7 +152,7 @@ TEST_CASE("open, write, read, stat and unlink from a fiber", "[fs]") {
 
 TEST_CASE("the thread itself may call luv::fs; it runs the loop meanwhile", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     int ticks = 0;
     luv::spawn([&] {
         for (int i = 0; i < 3; ++i) {
@@ -199,7 +183,7 @@ TEST_CASE("the thread itself may call luv::fs; it runs the loop meanwhile", "[fs
 
 TEST_CASE("failures throw luv::system_error naming the path", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     const std::string missing = dir / "missing";
     std::string what;
     try {
@@ -221,7 +205,7 @@ TEST_CASE("failures throw luv::system_error naming the path", "[fs]") {
 
 TEST_CASE("sendfile and copyfile copy whole files", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     {
         luv::fs::file f(dir / "src", "w");
         f.write(std::string(200000, 'z'));
@@ -244,7 +228,7 @@ TEST_CASE("sendfile and copyfile copy whole files", "[fs]") {
 // close is deferred until then, and the request frees itself (ASan would see a leak).
 TEST_CASE("a cancelled read returns UV_ECANCELED; its request frees itself later", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     const std::string fifo = dir / "fifo";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     int status = 0;
@@ -272,7 +256,7 @@ TEST_CASE("a cancelled read returns UV_ECANCELED; its request frees itself later
 
 TEST_CASE("cwd, chdir and exepath", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     const std::string here = luv::fs::cwd();
     luv::fs::chdir(dir.path);
     CHECK(luv::fs::cwd() == luv::fs::realpath(dir.path));
@@ -285,7 +269,7 @@ TEST_CASE("cwd, chdir and exepath", "[fs]") {
 
 TEST_CASE("reads of a regular file give the bytes, position and end of read(2)", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     const std::string p = dir / "data";
     const std::string data = numbered((4u << 20) + 123);
     luv::spawn([&] {
@@ -332,7 +316,7 @@ TEST_CASE("reads of a regular file give the bytes, position and end of read(2)",
 
 TEST_CASE("a read from the page cache completes without suspending", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     const std::string p = dir / "data";
     bool supported = true, inline_read = false;
     luv::spawn([&] {
@@ -361,7 +345,7 @@ TEST_CASE("a read from the page cache completes without suspending", "[fs]") {
 
 TEST_CASE("timers keep firing while a fiber reads a cached file in a loop", "[fs]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-fs");
     const std::string p = dir / "data";
     const std::size_t size = 8u << 20;
     luv::fs::file(p, "w").write(numbered(size));  // before the clock starts

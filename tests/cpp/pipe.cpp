@@ -22,32 +22,12 @@ using namespace std::chrono_literals;
 using luv::test::ms_since;
 
 using luv::test::uv_status_of;
-
-namespace {
-
-class temp_dir {
-public:
-    temp_dir() {
-        char tmpl[] = "/tmp/luv-cpp-pipe-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-    std::string path;
-};
-
-}  // namespace
+using luv::test::temp_dir;
 
 TEST_CASE("echo round trips over a unix socket, 20 clients at once", "[pipe]") {
     constexpr int clients = 20;
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-pipe");
     const std::string path = dir / "echo.sock";
     int good = 0;
     bool path_removed = false;
@@ -98,7 +78,7 @@ TEST_CASE("echo round trips over a unix socket, 20 clients at once", "[pipe]") {
 
 TEST_CASE("errors name the path: missing, in use, too long", "[pipe]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-pipe");
     std::string missing_what;
     int missing = 0, in_use = 0, long_bind = 0, long_connect = 0, refused = 0;
     luv::spawn([&] {
@@ -135,7 +115,7 @@ TEST_CASE("errors name the path: missing, in use, too long", "[pipe]") {
 
 TEST_CASE("accept_for times out; closing the listener wakes its acceptors", "[pipe]") {
     luv::runtime rt;
-    temp_dir dir;
+    temp_dir dir("luv-cpp-pipe");
     bool timed_out = false;
     double elapsed = 0;
     std::vector<int> statuses(3, 0);

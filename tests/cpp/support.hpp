@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -20,6 +23,26 @@ namespace luv::test {
 
 /// The scheduler of the calling thread's runtime.
 inline detail::scheduler& sched() { return runtime::get().scheduler(); }
+
+/// A fresh directory under $TMPDIR (or /tmp), named `<prefix>-XXXXXX`, removed with
+/// everything in it at the end.
+class temp_dir {
+public:
+    explicit temp_dir(const char* prefix) {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string tmpl = std::string(tmp != nullptr ? tmp : "/tmp") + "/" + prefix + "-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    std::string operator/(const std::string& name) const { return path + "/" + name; }
+    std::string path;
+};
 
 /// The libuv status of the luv::system_error that `f()` throws, or 0 if it returns.
 template <class F>
